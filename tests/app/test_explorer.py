@@ -1,0 +1,132 @@
+"""The Explorer page under Streamlit's AppTest: text, presets, gates, plan import, links and bad input."""
+
+import base64
+
+import numpy as np
+import plotly.io as pio
+import pytest
+
+from maskattn import MaskPlan, rule
+from ui.share import SharedState, to_query_params, unpack_plan
+
+from .conftest import no_exceptions
+
+pytestmark = pytest.mark.slow
+
+
+def caption_text(at) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def plotly_figure(at, key: str):
+    """Return the plotly figure that the chart ``key`` sent to the browser."""
+    (chart,) = [c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id]
+    return pio.from_json(chart.proto.spec)
+
+
+def heatmap_values(trace) -> np.ndarray:
+    """Return a heatmap trace's z as an array (plotly 7 ships numpy arrays as typed base64)."""
+    z = trace.z
+    if isinstance(z, dict):
+        flat = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
+        shape = [int(x) for x in str(z.get("shape", flat.size)).split(",")]
+        return flat.reshape(shape).astype(float)
+    return np.asarray(z, dtype=float)
+
+
+def test_default_page_runs_the_bundled_model(app):
+    at = no_exceptions(app.run())
+    assert at.title[0].value == "Explorer"
+    assert "13 tokens" in caption_text(at) and "all-MiniLM-L6-v2" in caption_text(at)
+    overview = plotly_figure(at, "ex_overview")
+    clickable = [t for t in overview.data if t.type == "scatter"]
+    assert len(clickable[0].customdata) == 6 * 12
+
+
+def test_typing_text_reruns_the_model(app):
+    at = no_exceptions(app.run())
+    at.text_area(key="ex_text").input("Hello world").run()
+    no_exceptions(at)
+    assert "4 tokens" in caption_text(at)
+    assert at.query_params["text"] == "Hello world"
+
+
+def test_causal_preset_masks_the_focused_head(app):
+    at = no_exceptions(app.run())
+    at.selectbox(key="ex_preset").select("causal").run()
+    at.button(key="ex_preset_apply").click().run()
+    no_exceptions(at)
+    plan = at.session_state["ex_plan"]
+    assert [r.allow for r in plan.rules] == [{"preset": "causal"}]
+    z = heatmap_values(plotly_figure(at, "ex_focus_fig").data[0])
+    above = np.triu(np.ones_like(z, dtype=bool), k=1)
+    assert np.array_equal(np.isnan(z), above)  # blocked cells are drawn as "blocked", not as a weight
+    assert np.allclose(np.nansum(z, axis=1), 1.0, atol=1e-3)  # still a distribution over the allowed keys
+    assert unpack_plan(at.query_params["plan"]) == plan  # the link follows the edit
+
+
+def test_gating_chosen_heads_changes_the_embedding(app):
+    at = no_exceptions(app.run())
+    at.session_state["ex_chosen"] = {(0, 1), (3, 4)}
+    at.run()
+    at.slider(key="ex_gate_value").set_value(0.0).run()
+    at.button(key="ex_gate_apply").click().run()
+    no_exceptions(at)
+    gates = [(r.layers, r.heads, r.gate) for r in at.session_state["ex_plan"].rules]
+    assert gates == [((0,), (1,), 0.0), ((3,), (4,), 0.0)]
+    cosine = float(next(m.value for m in at.metric if "cosine" in m.label))
+    assert 0.0 < cosine < 1.0
+    at.button(key="ex_undo").click().run()
+    assert not at.session_state["ex_plan"].rules
+
+
+def test_link_restores_text_focus_and_plan(app):
+    plan = MaskPlan((rule([2], [3], block={"keys": [1]}),))
+    for name, value in to_query_params(SharedState("A short link test.", plan=plan, focus=(2, 3))).items():
+        app.query_params[name] = value
+    at = no_exceptions(app.run())
+    assert at.text_area(key="ex_text").value == "A short link test."
+    assert (at.number_input(key="ex_layer").value, at.number_input(key="ex_head").value) == (2, 3)
+    assert at.session_state["ex_plan"] == plan
+    z = heatmap_values(plotly_figure(at, "ex_focus_fig").data[0])
+    assert np.isnan(z[:, 1]).all() and not np.isnan(np.delete(z, 1, axis=1)).any()
+
+
+def test_empty_text_shows_an_error_not_a_traceback(app):
+    at = no_exceptions(app.run())
+    at.text_area(key="ex_text").input("   ").run()
+    no_exceptions(at)
+    assert any("text is empty" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize(
+    ("pasted", "reason"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"version": 7, "rules": []}', "version"),
+        ('{"version": 1, "rules": [{"layers": [9], "heads": "all", "gate": 0}]}', "out of range"),
+        ('{"version": 1, "rules": [{"layers": "all", "heads": "all", "block": {"keys": [99]}}]}', "past the text"),
+    ],
+)
+def test_bad_plan_import_is_refused_with_a_reason(app, pasted, reason):
+    at = no_exceptions(app.run())
+    at.text_area(key="ex_paste").input(pasted).run()
+    at.button(key="ex_paste_apply").click().run()
+    no_exceptions(at)
+    assert any("Could not import" in e.value and reason in e.value for e in at.error)
+    assert not at.session_state["ex_plan"].rules  # nothing lost, nothing half-applied
+
+
+def test_good_plan_import_applies(app):
+    at = no_exceptions(app.run())
+    at.text_area(key="ex_paste").input('{"version": 1, "rules": [{"layers": [0], "heads": [0], "gate": 0}]}').run()
+    at.button(key="ex_paste_apply").click().run()
+    no_exceptions(at)
+    assert at.session_state["ex_plan"].rules[0].gate == 0.0
+
+
+def test_damaged_link_warns_and_falls_back(app):
+    app.query_params["plan"] = "%%%"
+    at = no_exceptions(app.run())
+    assert any("link was ignored" in w.value for w in at.warning)
+    assert not at.session_state["ex_plan"].rules

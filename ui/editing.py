@@ -1,0 +1,192 @@
+"""Turn the Explorer's edits (painted cells, presets, gates) into changes of a MaskPlan. Pure: no Streamlit.
+
+The plan is the single source of truth. Cells painted on the focus grid live in rules labelled ``"paint"``, one per
+target (a layer × heads rectangle), so they can be edited again; presets and gates are rules of their own; rules
+imported from a file are kept as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Literal
+
+import torch
+
+from maskattn.plan import Block, MaskPlan, Rule
+
+PAINT_LABEL = "paint"
+Scope = Literal["head", "layer", "chosen", "all"]
+SCOPES: dict[Scope, str] = {
+    "head": "this head",
+    "layer": "this layer (all heads)",
+    "chosen": "chosen heads",
+    "all": "all layers and heads",
+}
+Target = tuple[tuple[int, ...] | str, tuple[int, ...] | str]  # (layers, heads) of one rule
+
+
+def scope_targets(
+    scope: Scope, focus: tuple[int, int], chosen: Iterable[tuple[int, int]], num_layers: int
+) -> list[Target]:
+    """Return the (layers, heads) rectangles a paint edit with ``scope`` applies to."""
+    layer, head = focus
+    if scope == "head":
+        return [((layer,), (head,))]
+    if scope == "layer":
+        return [((layer,), "all")]
+    if scope == "all":
+        return [("all", "all")]
+    if scope == "chosen":
+        by_layer: dict[int, set[int]] = {}
+        for lay, h in chosen:
+            by_layer.setdefault(lay, set()).add(h)
+        if not by_layer:
+            raise ValueError("no heads are chosen: pick heads in the head painter first")
+        return [((lay,), tuple(sorted(heads))) for lay, heads in sorted(by_layer.items()) if lay < num_layers]
+    raise ValueError(f"unknown scope {scope!r}; expected one of {list(SCOPES)}")
+
+
+def _covers(rule: Rule, layer: int, head: int) -> bool:
+    return (rule.layers == "all" or layer in rule.layers) and (rule.heads == "all" or head in rule.heads)
+
+
+def _is_paint(rule: Rule) -> bool:
+    return rule.label == PAINT_LABEL and rule.block is not None and rule.allow is None and rule.gate is None
+
+
+def _blocked_by(rules: Iterable[Rule], num_tokens: int) -> torch.Tensor:
+    blocked = torch.zeros(num_tokens, num_tokens, dtype=torch.bool)
+    for rule in rules:
+        mask = rule.mask()
+        if mask is not None:
+            blocked |= ~mask.dense(num_tokens)
+    return blocked
+
+
+def head_masks(plan: MaskPlan, layer: int, head: int, num_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(painted, locked)``, both ``(T, T)`` bool blocked: cells painted for this head, cells other rules block."""
+    covering = [r for r in plan.rules if _covers(r, layer, head)]
+    painted = _blocked_by((r for r in covering if _is_paint(r)), num_tokens)
+    locked = _blocked_by((r for r in covering if not _is_paint(r)), num_tokens)
+    return painted, locked
+
+
+def _block_of(blocked: torch.Tensor) -> Block:
+    """Return the compact Block of a ``(T, T)`` blocked grid: full rows as queries, full columns as keys."""
+    full_rows = blocked.all(dim=1)
+    full_cols = blocked.all(dim=0)
+    rest = blocked & ~full_rows[:, None] & ~full_cols[None, :]
+    return Block(
+        keys=tuple(full_cols.nonzero().flatten().tolist()),
+        queries=tuple(full_rows.nonzero().flatten().tolist()),
+        cells=tuple((int(q), int(k)) for q, k in rest.nonzero().tolist()),
+    )
+
+
+def apply_paint(
+    plan: MaskPlan,
+    *,
+    focus: tuple[int, int],
+    before: torch.Tensor,
+    after: torch.Tensor,
+    targets: list[Target],
+) -> MaskPlan:
+    """Return ``plan`` with a paint edit of the focused head applied: cells newly blocked in ``after`` go to the
+    targets' paint rules; cells erased are removed from every paint rule covering the focused head (rules only
+    intersect, so that is the only way to let a cell through again)."""
+    if before.shape != after.shape or before.dim() != 2:
+        raise ValueError(f"paint grids must be equal (T, T) shapes, got {tuple(before.shape)}, {tuple(after.shape)}")
+    num_tokens = after.shape[0]
+    added = after & ~before
+    erased = before & ~after
+    layer, head = focus
+    rules: list[Rule] = []
+    target_cells: dict[Target, torch.Tensor] = {t: torch.zeros_like(after) for t in targets}
+    for rule in plan.rules:
+        if not _is_paint(rule):
+            rules.append(rule)
+            continue
+        cells = ~rule.mask().dense(num_tokens)  # (T, T) blocked by this paint rule
+        if _covers(rule, layer, head):
+            cells &= ~erased
+        target = (rule.layers, rule.heads)
+        if target in target_cells:
+            target_cells[target] |= cells  # merged below, in the rule's place
+            continue
+        if cells.any():
+            rules.append(replace(rule, block=_block_of(cells)))
+    for target, cells in target_cells.items():
+        cells |= added
+        if cells.any():
+            rules.append(Rule(layers=target[0], heads=target[1], block=_block_of(cells), label=PAINT_LABEL))
+    return MaskPlan(tuple(rules), plan.description)
+
+
+def add_preset(plan: MaskPlan, targets: list[Target], name: str, params: dict) -> MaskPlan:
+    """Return ``plan`` with a preset rule (``allow`` only the preset's cells) added for each target."""
+    allow = {"preset": name, **params}
+    from maskattn.plan import rule as make_rule
+
+    new = [make_rule(layers, heads, allow=allow, label=f"preset:{name}") for layers, heads in targets]
+    return plan.with_rules(*new)
+
+
+def set_gates(plan: MaskPlan, heads: Iterable[tuple[int, int]], gate: float | None) -> MaskPlan:
+    """Return ``plan`` with the gate of each (layer, head) set to ``gate`` (None removes the gate)."""
+    heads = set(heads)
+    rules = []
+    for rule in plan.rules:
+        is_single_gate = (
+            rule.gate is not None
+            and rule.block is None
+            and rule.allow is None
+            and rule.layers != "all"
+            and rule.heads != "all"
+            and len(rule.layers) == 1
+            and len(rule.heads) == 1
+        )
+        if is_single_gate and (rule.layers[0], rule.heads[0]) in heads:
+            continue
+        rules.append(rule)
+    if gate is not None:
+        rules += [Rule(layers=(lay,), heads=(h,), gate=float(gate), label="gate") for lay, h in sorted(heads)]
+    return MaskPlan(tuple(rules), plan.description)
+
+
+def gates_of(plan: MaskPlan, num_layers: int, num_heads: int) -> torch.Tensor:
+    """Return ``(L, H)`` float gates the plan gives (1 where none)."""
+    gates = torch.ones(num_layers, num_heads)
+    for rule in plan.rules:
+        if rule.gate is not None:
+            for lay in rule.layer_indices(num_layers):
+                gates[lay, list(rule.head_indices(num_heads))] *= rule.gate
+    return gates
+
+
+def remove_rule(plan: MaskPlan, index: int) -> MaskPlan:
+    """Return ``plan`` without rule ``index``."""
+    if not 0 <= index < len(plan.rules):
+        raise ValueError(f"no rule {index}; the plan has {len(plan.rules)} rules")
+    return MaskPlan(plan.rules[:index] + plan.rules[index + 1 :], plan.description)
+
+
+def describe_rule(rule: Rule) -> str:
+    """Return a one-line human description of a rule."""
+
+    def sel(value: object, noun: str) -> str:
+        return f"all {noun}s" if value == "all" else f"{noun} {', '.join(map(str, value))}"
+
+    parts = []
+    if rule.block is not None:
+        b = rule.block
+        what = [f"keys {list(b.keys)}" if b.keys else "", f"queries {list(b.queries)}" if b.queries else ""]
+        if b.cells:
+            what.append(f"{len(b.cells)} cell{'s' if len(b.cells) != 1 else ''}")
+        parts.append("block " + ", ".join(w for w in what if w))
+    if rule.allow is not None:
+        params = ", ".join(f"{k}={v}" for k, v in rule.allow.items() if k != "preset")
+        parts.append(f"allow {rule.allow['preset']}" + (f"({params})" if params else ""))
+    if rule.gate is not None:
+        parts.append(f"gate × {rule.gate:g}")
+    return f"{sel(rule.layers, 'layer')} · {sel(rule.heads, 'head')}: " + "; ".join(parts)

@@ -1,0 +1,81 @@
+"""The app state that travels in a link: text, model, plan, focus. Pure: no Streamlit."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import dataclass, field
+
+from maskattn import DEFAULT_MODEL_ID, MaskPlan
+
+MAX_PLAN_BYTES = 256_000  # an imported plan file or a decoded link larger than this is refused
+MAX_TEXT_CHARS = 5_000
+
+
+@dataclass(frozen=True)
+class SharedState:
+    """What a teacher's link restores."""
+
+    text: str
+    model: str = DEFAULT_MODEL_ID
+    plan: MaskPlan = field(default_factory=MaskPlan)
+    focus: tuple[int, int] = (0, 0)
+
+
+def pack_plan(plan: MaskPlan) -> str:
+    """Return the plan as compact, URL-safe text (zlib + base64)."""
+    raw = json.dumps(plan.to_dict(), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
+
+
+def unpack_plan(packed: str) -> MaskPlan:
+    """Return the plan packed by ``pack_plan``; anything malformed raises ValueError."""
+    try:
+        data = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
+        raw = zlib.decompressobj().decompress(data, MAX_PLAN_BYTES + 1)
+    except (ValueError, zlib.error) as err:
+        raise ValueError(f"the plan in the link is damaged ({err})") from None
+    if len(raw) > MAX_PLAN_BYTES:
+        raise ValueError(f"the plan in the link is larger than {MAX_PLAN_BYTES // 1000} kB")
+    return MaskPlan.from_json(raw)
+
+
+def to_query_params(state: SharedState) -> dict[str, str]:
+    """Return the URL query parameters of ``state`` (defaults left out to keep links short)."""
+    params = {"text": state.text, "focus": f"{state.focus[0]}.{state.focus[1]}"}
+    if state.model != DEFAULT_MODEL_ID:
+        params["model"] = state.model
+    if state.plan:
+        params["plan"] = pack_plan(state.plan)
+    return params
+
+
+def from_query_params(params: dict[str, str], default_text: str) -> tuple[SharedState, list[str]]:
+    """Return the state a link describes and the problems found (bad parts fall back to defaults)."""
+    problems = []
+    text = params.get("text", default_text)[:MAX_TEXT_CHARS] or default_text
+    model = params.get("model", DEFAULT_MODEL_ID).strip() or DEFAULT_MODEL_ID
+    plan = MaskPlan()
+    if params.get("plan"):
+        try:
+            plan = unpack_plan(params["plan"])
+        except ValueError as err:
+            problems.append(str(err))
+    focus = (0, 0)
+    if params.get("focus"):
+        try:
+            layer, head = (int(x) for x in params["focus"].split("."))
+            if layer < 0 or head < 0:
+                raise ValueError
+            focus = (layer, head)
+        except ValueError:
+            problems.append(f"the focus {params['focus']!r} in the link is not 'layer.head'")
+    return SharedState(text, model, plan, focus), problems
+
+
+def read_plan_file(data: bytes) -> MaskPlan:
+    """Return the plan in an uploaded JSON file; too large, not UTF-8 or invalid raises ValueError."""
+    if len(data) > MAX_PLAN_BYTES:
+        raise ValueError(f"the plan file is larger than the limit of {MAX_PLAN_BYTES // 1000} kB ({len(data)} bytes)")
+    return MaskPlan.from_json(data)

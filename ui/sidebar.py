@@ -1,0 +1,45 @@
+"""The sidebar every page shares: model picker, device, presentation mode."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from maskattn import DEFAULT_MODEL_ID, pick_device
+
+from .theme import apply_presentation_css
+
+CUSTOM = "Another model (hub id or local folder)…"
+
+
+def render() -> None:
+    """Draw the sidebar and keep its choices in ``st.session_state`` (``model_name``, ``presentation``)."""
+    with st.sidebar:
+        st.markdown("### maskattn")
+        st.session_state.setdefault("model_name", st.query_params.get("model", DEFAULT_MODEL_ID))
+        current = st.session_state["model_name"]
+        choice = st.selectbox(
+            "Model",
+            [DEFAULT_MODEL_ID, CUSTOM],
+            index=0 if current == DEFAULT_MODEL_ID else 1,
+            help="The default model is bundled and works offline. Other models load from the Hugging Face hub "
+            "or a local folder.",
+            key="sb_model_choice",
+        )
+        if choice == CUSTOM:
+            typed = st.text_input(
+                "Hub id or folder",
+                value="" if current == DEFAULT_MODEL_ID else current,
+                placeholder="gpt2, /path/to/model",
+                key="sb_model_custom",
+            ).strip()
+            if typed:
+                st.session_state["model_name"] = typed
+        else:
+            st.session_state["model_name"] = DEFAULT_MODEL_ID
+        st.caption(f"Device: `{pick_device()}`")
+        st.toggle(
+            "Presentation mode",
+            key="presentation",
+            help="Larger fonts and a high-contrast colour scale for projectors.",
+        )
+    apply_presentation_css(st.session_state.get("presentation", False))
