@@ -4,9 +4,9 @@ Shapes:
     B batch, H heads, Q queries, K keys, D query/key head dim, Dv value head dim,
     L target length, S source length (the module's names for Q and K), E d_model.
 
-Masks are boolean, **True = may attend** (as in ``scaled_dot_product_attention``). A query row whose keys are all
-blocked gets weights 0 and output 0, never NaN: softmax over an empty set has no meaning, and "attends to nothing,
-contributes nothing" is the defined result we document and test.
+Masks are boolean, **True = may attend** (as in ``scaled_dot_product_attention``). A query row whose keys are
+all blocked gets weights 0 and output 0, never NaN: softmax over an empty set has no meaning, and "attends to
+nothing, contributes nothing" is the defined result we document and test.
 """
 
 from __future__ import annotations
@@ -119,8 +119,8 @@ def expand_allow(allow: torch.Tensor | None, batch: int, heads: int, L: int, S: 
 class MaskedMultiheadAttention(nn.Module):
     """Batch-first multi-head attention whose mask is an argument of each call (True = may attend).
 
-    ``d_k`` and ``d_v`` are the per-head query/key and value sizes (default ``d_model // num_heads``); they may
-    differ from each other and from ``d_model / num_heads``. Nothing about a mask is kept between calls.
+    ``d_k`` and ``d_v`` are the per-head query/key and value sizes (default ``d_model // num_heads``); they
+    may differ from each other and from ``d_model / num_heads``. Nothing about a mask is kept between calls.
     """
 
     def __init__(
@@ -165,18 +165,21 @@ class MaskedMultiheadAttention(nn.Module):
         *,
         mode: Mode = "pre_softmax",
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(out (B, L, d_model), weights (B, H, L, S))``; ``allow`` is (L, S), (B, L, S) or (B, H, L, S)."""
+        """Return ``(out (B, L, d_model), weights (B, H, L, S))``.
+
+        ``allow`` is (L, S), (B, L, S) or (B, H, L, S), True = may attend; size-1 dims broadcast.
+        """
         if query.dim() != 3 or key.dim() != 3 or value.dim() != 3:
             raise ValueError(
-                "query, key, value must be batch-first (B, L, d_model), (B, S, d_model), (B, S, d_model); got "
-                f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
+                "query, key, value must be batch-first (B, L, d_model), (B, S, d_model), (B, S, d_model); "
+                f"got {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
             )
         B, L, E = query.shape
         S = key.shape[1]
-        if E != self.d_model or key.shape != (B, S, self.d_model) or value.shape != (B, S, self.d_model):
+        if self.d_model != E or key.shape != (B, S, self.d_model) or value.shape != (B, S, self.d_model):
             raise ValueError(
-                f"expected query (B, L, {self.d_model}) and key/value (B, S, {self.d_model}) with the same B, "
-                f"got {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
+                f"expected query (B, L, {self.d_model}) and key/value (B, S, {self.d_model}) with the same "
+                f"B, got {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
             )
         allow4 = expand_allow(allow, B, self.num_heads, L, S)  # broadcastable to (B, H, L, S)
 
@@ -190,7 +193,11 @@ class MaskedMultiheadAttention(nn.Module):
 
     @classmethod
     def from_torch(cls, mha: nn.MultiheadAttention) -> MaskedMultiheadAttention:
-        """Return a module with the weights of a ``torch.nn.MultiheadAttention`` (same d_model, heads, dropout)."""
+        """Return a module with the weights of ``torch.nn.MultiheadAttention`` (same d_model, heads, dropout).
+
+        Only weights are copied: our module is always batch-first, and its masks are True = may attend (pass
+        ``~attn_mask`` where the torch module took a True = blocked mask).
+        """
         if not mha._qkv_same_embed_dim:
             raise ValueError("from_torch needs an nn.MultiheadAttention whose kdim and vdim equal embed_dim")
         if mha.bias_k is not None or mha.add_zero_attn:

@@ -3,8 +3,8 @@
 One polarity everywhere: a boolean mask is **True where the query may attend to the key**, as in
 ``torch.nn.functional.scaled_dot_product_attention`` and Hugging Face. A mask is a function
 ``(q_idx, k_idx) -> bool`` over broadcast index tensors (like FlexAttention's ``mask_mod``), so masks compose
-with ``&``, ``|`` and ``~`` without knowing the sequence length; ``Mask.dense(Q, K)`` materialises a ``(Q, K)``
-tensor at the last moment.
+with ``&``, ``|`` and ``~`` without knowing the sequence length; ``Mask.dense(Q, K)`` materialises a
+``(Q, K)`` tensor at the last moment.
 
 Shapes: ``Q`` queries (rows), ``K`` keys (columns).
 """
@@ -54,7 +54,9 @@ class Mask:
         q_idx = torch.arange(num_queries, device=device)[:, None]  # (Q, 1)
         k_idx = torch.arange(num_keys, device=device)[None, :]  # (1, K)
         out = self.fn(q_idx, k_idx)
-        return torch.broadcast_to(torch.as_tensor(out, dtype=torch.bool, device=device), (num_queries, num_keys))
+        return torch.broadcast_to(
+            torch.as_tensor(out, dtype=torch.bool, device=device), (num_queries, num_keys)
+        )
 
     def grid(self, num_queries: int, num_keys: int | None = None) -> str:
         """Return the mask as a ``■`` (may attend) / ``⬚`` (blocked) grid, one line per query."""
@@ -107,9 +109,9 @@ def or_masks(*masks: Mask) -> Mask:
     return Mask(fn, " | ".join(m.name for m in masks))
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Presets. Each returns a Mask; parameters are checked here, at the edge, with clear errors.
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def _index_list(values: Iterable[int], what: str) -> list[int]:
@@ -198,7 +200,7 @@ def padding(length: int) -> Mask:
 
 
 def padding_batch(lengths: Sequence[int], num_keys: int) -> torch.Tensor:
-    """Return a ``(B, 1, 1, K)`` key-padding mask, broadcastable over heads and queries, for the given lengths."""
+    """Return a ``(B, 1, 1, K)`` key-padding mask for the given lengths (broadcasts over heads, queries)."""
     lengths = _index_list(lengths, "lengths")
     num_keys = _positive_int(num_keys, "number of keys", minimum=0)
     if any(n > num_keys for n in lengths):
@@ -258,9 +260,9 @@ def keys(indices: Iterable[int]) -> Mask:
     return Mask(lambda q, k: _isin(k, idx) & torch.ones_like(q, dtype=torch.bool), f"keys({idx})")
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # The preset registry: what the app's widgets and the plan's JSON may name.
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -231,7 +231,7 @@ def overview_tab(model, result, focus) -> None:
     marked = plan.marked_heads(model.num_layers, model.num_heads).numpy()
     figure = fig.overview_figure(result.attentions.numpy(), marked=marked, focus=focus, theme=figure_theme())
     st.plotly_chart(figure, key="ex_overview", on_select=on_overview_select, selection_mode="points",
-                    config=fig.PLOTLY_CONFIG)
+                    config=fig.PLOTLY_CONFIG, width="content")
     st.caption("Click a head to focus it. Outlined heads are masked or gated by the plan.")
 
 
@@ -255,11 +255,11 @@ def compare_tab(model, result, baseline, focus) -> None:
     else:
         left, right = st.columns(2)
         left.plotly_chart(fig.focus_figure(before, labels, title="unmasked", theme=theme, zmax=1.0),
-                          key="ex_before_fig", config=fig.PLOTLY_CONFIG)
+                          key="ex_before_fig", config=fig.PLOTLY_CONFIG, width="content")
         right.plotly_chart(fig.focus_figure(after, labels, allow=allow, title="masked", theme=theme, zmax=1.0),
-                           key="ex_after_fig", config=fig.PLOTLY_CONFIG)
+                           key="ex_after_fig", config=fig.PLOTLY_CONFIG, width="content")
         return
-    st.plotly_chart(figure, key="ex_focus_fig", config=fig.PLOTLY_CONFIG)
+    st.plotly_chart(figure, key="ex_focus_fig", config=fig.PLOTLY_CONFIG, width="content")
     st.download_button("Download this figure (HTML)", fig.figure_html(figure), file_name=f"head_{layer}_{head}.html",
                        mime="text/html", key="ex_dl_fig")
 
@@ -293,7 +293,7 @@ def effect_tab(model, result) -> None:
         st.dataframe(rows, hide_index=True, use_container_width=True)
     change = result.token_change.numpy()
     st.plotly_chart(fig.token_change_figure(result.labels, change, title="Change of each token's last hidden state",
-                                            theme=theme), key="ex_change_fig", config=fig.PLOTLY_CONFIG)
+                                            theme=theme), key="ex_change_fig", config=fig.PLOTLY_CONFIG, width="content")
 
 
 def plan_tab(model, result) -> None:
@@ -382,12 +382,12 @@ def main() -> None:
 
     left, right = st.columns([1, 1], gap="large")
     with left:
-        st.subheader(f"Paint the mask · layer {focus[0]}, head {focus[1]}")
+        st.subheader(f"Mask of layer {focus[0]} · head {focus[1]}")
         token_painter(model, result, focus)
-        a, b, _ = st.columns([1, 1, 3])
-        a.button("↶ Undo", on_click=undo, disabled=not st.session_state["ex_history"], key="ex_undo",
+        a, b = st.columns(2)
+        a.button("Undo plan edit", on_click=undo, disabled=not st.session_state["ex_history"], key="ex_undo",
                  use_container_width=True)
-        b.button("Reset", on_click=reset, disabled=not plan, key="ex_reset", use_container_width=True)
+        b.button("Reset plan", on_click=reset, disabled=not plan, key="ex_reset", use_container_width=True)
         with st.expander("Presets", expanded=False):
             preset_section(model, focus)
         with st.expander("Heads: pick, focus, gate", expanded=False):

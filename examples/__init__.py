@@ -1,0 +1,1 @@
+"""Runnable examples, importable too (``from examples.seed_example import run_seed_example``)."""

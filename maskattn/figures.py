@@ -1,0 +1,868 @@
+"""Plotly figures for attention: an overview of every head, one head in focus, differences, teaching matrices.
+
+Pure plotly and numpy (no Streamlit, no torch): every function takes numpy arrays (anything ``np.asarray``
+accepts) and returns a ``go.Figure``. Data goes to plotly as float32 numpy arrays, which plotly 7 ships as
+compact base64 binary; Python lists would be validated element by element and float16 is written as decimal
+text (see ``shared/notes/figures.md``), so neither is used for bulk data.
+
+Mask polarity as everywhere in maskattn: ``allow`` is boolean, True = the query may attend to the key. The
+figures draw the complement, named ``blocked``, as a distinct grey overlay whose hover says "blocked".
+
+Shapes: ``L`` layers, ``H`` heads, ``T`` tokens (queries down the rows, keys across the columns).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import plotly.graph_objects as go
+
+__all__ = [
+    "DEFAULT_THEME",
+    "PLOTLY_CONFIG",
+    "PRESENTATION_THEME",
+    "Theme",
+    "difference_figure",
+    "figure_html",
+    "focus_figure",
+    "matrix_figure",
+    "overview_figure",
+    "row_sums_figure",
+    "token_change_figure",
+]
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Fonts, colours and pixel sizes shared by every figure; ``size_scale`` multiplies all pixel sizes."""
+
+    name: str = "default"
+    font_size: int = 12
+    font_family: str = "Noto Sans, Noto Sans CJK SC, DejaVu Sans, Arial, sans-serif"
+    weights_colorscale: str = "Blues"  # attention weights in [0, 1]
+    diverging_colorscale: str = "RdBu_r"  # differences: red = more attention, blue = less
+    matrix_colorscale: str = "Viridis"  # generic teaching matrices (Q, K, scores...)
+    bar_color: str = "#4c78a8"
+    accent_color: str = "#f28e2b"  # outline of heads that carry a mask or a gate
+    focus_color: str = "#111111"  # outline of the head in focus
+    gap_color: str = "#d9d9d9"  # between overview tiles, so an all-zero head still shows its extent
+    blocked_color: str = "#9a9a9a"
+    blocked_mark_color: str = "#404040"  # the 'x' drawn on blocked cells of small matrices
+    nonfinite_color: str = "#2b2b2b"  # -inf / +inf / NaN cells of teaching matrices
+    text_color: str = "#222222"
+    template: str = "plotly_white"
+    size_scale: float = 1.0
+    overview_tile_px: int = 40  # on-screen side of one head's thumbnail
+    matrix_side_px: int = 520  # on-screen side of the largest matrix
+    max_cell_px: int = 44
+
+    def px(self, value: float) -> int:
+        """Return ``value`` pixels scaled by ``size_scale``."""
+        return round(value * self.size_scale)
+
+
+DEFAULT_THEME = Theme()
+
+# Projectors wash out pale colours: larger fonts and sizes, and a scale running from dark to bright yellow.
+PRESENTATION_THEME = Theme(
+    name="presentation",
+    font_size=18,
+    weights_colorscale="Viridis",
+    diverging_colorscale="PuOr_r",
+    matrix_colorscale="Cividis",
+    bar_color="#1f3b73",
+    accent_color="#ff2d95",
+    focus_color="#000000",
+    gap_color="#ffffff",
+    blocked_color="#c8c8c8",
+    blocked_mark_color="#000000",
+    nonfinite_color="#000000",
+    text_color="#000000",
+    size_scale=1.4,
+)
+
+PLOTLY_CONFIG: dict[str, Any] = {
+    "displaylogo": False,
+    # The modebar camera then saves a PNG at twice the on-screen resolution, sharp enough for slides.
+    "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "maskattn"},
+    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+}
+
+# Blocked cells also get an 'x' marker up to this size; beyond it the markers cost more than they show.
+_MAX_T_FOR_BLOCKED_MARKS = 64
+# Non-finite cells get a "−∞" label up to this many rows/columns.
+_MAX_SIDE_FOR_CELL_TEXT = 32
+_TOKEN_TICK_CHARS = 10
+_NONFINITE_LABELS = {"-inf": "−∞", "+inf": "+∞", "nan": "undefined"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Input checks
+
+
+def _as_float_array(x: Any, name: str, ndim: int) -> np.ndarray:
+    try:
+        arr = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a numeric array, got {type(x).__name__}") from err
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(arr.shape)}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(arr.shape)}")
+    return arr
+
+
+def _square_with_tokens(weights: Any, tokens: Sequence[str], name: str) -> np.ndarray:
+    w = _as_float_array(weights, name, 2)  # (T, T)
+    n_tok = len(tokens)
+    if w.shape != (n_tok, n_tok):
+        raise ValueError(f"{name} has shape {tuple(w.shape)} but {n_tok} tokens need ({n_tok}, {n_tok})")
+    if not np.isfinite(w).all():
+        raise ValueError(f"{name} contains NaN or infinite values; attention weights must be finite")
+    return w
+
+
+def _blocked_from_allow(allow: Any, shape: tuple[int, int]) -> np.ndarray | None:
+    """Return the (T, T) boolean ``blocked`` mask (True = may NOT attend), or None when nothing is masked."""
+    if allow is None:
+        return None
+    a = np.asarray(allow)
+    if a.dtype != np.bool_:
+        raise ValueError(f"allow must be a boolean array (True = may attend), got dtype {a.dtype}")
+    if a.shape != shape:
+        raise ValueError(f"allow has shape {tuple(a.shape)}, expected {shape} like the weights")
+    return ~a
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Labels: repeated tokens ("the" twice) must stay separate positions, so every category name starts with
+# its index; tick labels show just the (escaped, shortened) token.
+
+
+def _escape(text: str) -> str:
+    # Plotly renders a small HTML subset in labels: "<s>" would vanish or strike through.
+    return html.escape(str(text).replace("\n", "\\n").replace("\t", "\\t"), quote=False)
+
+
+def _short(text: str, limit: int = _TOKEN_TICK_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _categories(labels: Sequence[str] | None, n: int) -> tuple[list[str], list[str]]:
+    """Return unique category names ("3 'the'") for hover and short tick texts ("the") for n positions."""
+    if labels is None:
+        names = [str(i) for i in range(n)]
+        return names, names
+    cats = [f"{i} '{_escape(tok)}'" for i, tok in enumerate(labels)]
+    ticks = [_escape(_short(str(tok))) for tok in labels]
+    return cats, ticks
+
+
+def _tick_stride(cell_px: float, font_px: float) -> int:
+    """Return k so that labelling every k-th cell leaves room for one line of text per label."""
+    return max(1, math.ceil(1.3 * font_px / max(cell_px, 1e-6)))
+
+
+def _category_axis(cats: list[str], ticks: list[str], stride: int, title: str) -> dict[str, Any]:
+    idx = range(0, len(cats), stride)
+    return {
+        "type": "category",
+        "tickmode": "array",
+        "tickvals": [cats[i] for i in idx],
+        "ticktext": [ticks[i] for i in idx],
+        "title": {"text": title},
+        "showgrid": False,
+        "zeroline": False,
+        "automargin": True,
+    }
+
+
+def _text_px(text: str, theme: Theme) -> float:
+    """Return a rough on-screen width of ``text`` (CJK characters are about twice as wide)."""
+    wide = sum(1 for ch in text if ord(ch) >= 0x2E80)
+    return theme.font_size * (0.62 * (len(text) - wide) + 1.05 * wide)
+
+
+def _matrix_frame(
+    n_rows: int,
+    n_cols: int,
+    cell: float,
+    row_ticks: list[str],
+    col_ticks: list[str],
+    stride: tuple[int, int],
+    theme: Theme,
+    title: str,
+    axis_titles: tuple[str, str],
+) -> dict[str, Any]:
+    """Return width, height and margins that fit an R x C grid of ``cell`` px plus labels and a colour bar.
+
+    Plotly places the colour bar at the right edge of the whole figure, so the figure must be only as wide
+    as the square cells need (in Streamlit: ``width="content"``), or the bar floats far from the matrix.
+    """
+    longest_row = max((_text_px(t, theme) for t in row_ticks), default=0.0)
+    longest_col = max((_text_px(t, theme) for t in col_ticks), default=0.0)
+    col_slot = cell * stride[1]
+    bottom = longest_col if longest_col > col_slot * 1.15 else theme.font_size * 1.6  # rotated or flat
+    left = longest_row + theme.px(10) + (theme.font_size * 1.8 if axis_titles[0] else 0)
+    bottom += theme.px(10) + (theme.font_size * 1.8 if axis_titles[1] else 0)
+    top = theme.px(40 if title else 14)
+    right = theme.px(12) + theme.px(12) + _text_px("-0.00", theme) + theme.font_size * 2.2  # colour bar
+    margin = {"l": round(left), "r": round(right), "t": top, "b": round(bottom)}
+    return {
+        "width": round(n_cols * cell + left + right),
+        "height": round(n_rows * cell + top + bottom),
+        "margin": margin,
+    }
+
+
+def _cell_px(n_rows: int, n_cols: int, theme: Theme) -> float:
+    """Return the on-screen side of one cell: the largest matrix side fills ``matrix_side_px``."""
+    side = theme.px(theme.matrix_side_px)
+    return min(theme.px(theme.max_cell_px), side / max(n_rows, n_cols))
+
+
+def _base_layout(theme: Theme, title: str, height: int) -> dict[str, Any]:
+    return {
+        "template": theme.template,
+        "title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": theme.font_size + 2}},
+        "font": {"size": theme.font_size, "family": theme.font_family, "color": theme.text_color},
+        "hoverlabel": {"font": {"size": theme.font_size, "family": theme.font_family}},
+        "height": height,
+        "margin": {
+            "l": theme.px(10),
+            "r": theme.px(10),
+            "t": theme.px(40 if title else 14),
+            "b": theme.px(10),
+        },
+        "showlegend": False,
+    }
+
+
+def _colorbar(theme: Theme, title: str) -> dict[str, Any]:
+    return {"title": {"text": title, "side": "right"}, "thickness": theme.px(12), "len": 0.9}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Overview: every head as one tiled heatmap
+
+
+def _pool_blocks(x: np.ndarray, max_cells: int, how: str) -> np.ndarray:
+    """Return ``x`` (..., T, T) pooled over square blocks to (..., n, n) with n <= max_cells."""
+    t = x.shape[-1]
+    step = math.ceil(t / max_cells)
+    if step == 1:
+        return x
+    starts = np.arange(0, t, step)
+    if how == "max":
+        # reduceat handles the short last block itself, so the (possibly 75 MB) input is never padded.
+        y = np.maximum.reduceat(x, starts, axis=-1)  # (..., T, n)
+        return np.maximum.reduceat(y, starts, axis=-2)  # (..., n, n)
+    y = np.add.reduceat(x, starts, axis=-1)
+    y = np.add.reduceat(y, starts, axis=-2)
+    counts = np.minimum(step, t - starts).astype(np.float32)  # (n,) cells per block along one side
+    return y / (counts[:, None] * counts[None, :])
+
+
+def _rect(x0: float, y0: float, x1: float, y1: float, color: str, width: float, name: str) -> dict[str, Any]:
+    return {
+        "type": "rect",
+        "xref": "x",
+        "yref": "y",
+        "x0": x0,
+        "y0": y0,
+        "x1": x1,
+        "y1": y1,
+        "line": {"color": color, "width": width},
+        "fillcolor": "rgba(0,0,0,0)",
+        "layer": "above",
+        "name": name,
+    }
+
+
+def overview_figure(
+    attentions: Any,
+    *,
+    marked: Any = None,
+    focus: tuple[int, int] | None = None,
+    theme: Theme = DEFAULT_THEME,
+    thumb_px: int = 24,
+    pool: Literal["max", "mean"] = "max",
+    zmax: float = 1.0,
+    title: str = "",
+) -> go.Figure:
+    """Return a grid of every head's attention (rows = layers, columns = heads) whose tiles can be clicked.
+
+    ``attentions`` is ``(L, H, T, T)``. All heads are tiled into ONE heatmap with NaN gaps (``make_subplots``
+    with 72 panels alone costs ~240 ms). When T > ``thumb_px`` each head is pooled over square blocks
+    (``pool`` "max" keeps sharp one-token patterns visible, "mean" keeps attention mass) to at most
+    ``thumb_px`` cells per side. Heatmaps cannot be selected in plotly, so a second trace puts one large,
+    nearly invisible square marker on each tile centre with ``customdata=[layer, head]``; Streamlit's
+    ``st.plotly_chart(..., on_select="rerun", selection_mode="points")`` reports it as
+    ``event.selection.points[0]["customdata"]``. ``marked`` ``(L, H)`` bool outlines heads that carry a mask
+    or a gate in the accent colour; ``focus=(layer, head)`` gets a thick dark outline. The colour scale is
+    fixed at [0, ``zmax``] so heads stay comparable across edits. ``layout.meta`` records the geometry
+    (``tile``: cells per side, ``gap``: cells between tiles, ``step``: tokens per cell).
+
+    The tile size is fixed in pixels, so show it with ``width="content"`` in Streamlit to keep the click
+    targets exactly on the tiles (a narrower container shrinks the tiles; clicks then still go to the nearest
+    tile centre).
+    """
+    a = _as_float_array(attentions, "attentions", 4)  # (L, H, T, T)
+    n_layers, n_heads, t_q, t_k = a.shape
+    if t_q != t_k:
+        raise ValueError(f"attentions must be (L, H, T, T) with square heads, got shape {tuple(a.shape)}")
+    if thumb_px < 1:
+        raise ValueError(f"thumb_px must be >= 1, got {thumb_px}")
+    if pool not in ("max", "mean"):
+        raise ValueError(f"pool must be 'max' or 'mean', got {pool!r}")
+    if not zmax > 0:
+        raise ValueError(f"zmax must be > 0, got {zmax}")
+
+    marked_arr = np.zeros((n_layers, n_heads), dtype=bool)
+    if marked is not None:
+        marked_arr = np.asarray(marked)
+        if marked_arr.dtype != np.bool_ or marked_arr.shape != (n_layers, n_heads):
+            raise ValueError(
+                f"marked must be a boolean array of shape ({n_layers}, {n_heads}), "
+                f"got {marked_arr.dtype} {tuple(marked_arr.shape)}"
+            )
+    if focus is not None:
+        fl, fh = (int(v) for v in focus)
+        if not (0 <= fl < n_layers and 0 <= fh < n_heads):
+            raise ValueError(
+                f"focus must be (layer, head) within ({n_layers}, {n_heads}), got {tuple(focus)}"
+            )
+
+    thumbs = _pool_blocks(a, thumb_px, pool)  # (L, H, n, n)
+    if not np.isfinite(thumbs).all():  # NaN/inf survive max and sum pooling, so checking here is enough
+        raise ValueError("attentions contains NaN or infinite values; attention weights must be finite")
+    n = thumbs.shape[-1]
+    step = math.ceil(t_q / n)
+    gap = max(1, round(n / 6))  # wide enough for two outlines between neighbours
+    stride = n + gap
+
+    # Tiled matrix: tile (l, h) occupies rows l*stride : l*stride+n and columns h*stride : h*stride+n.
+    rows, cols = n_layers * stride - gap, n_heads * stride - gap
+    tiled = np.full((n_layers, stride, n_heads, stride), np.nan, dtype=np.float32)
+    tiled[:, :n, :, :n] = thumbs.transpose(0, 2, 1, 3)  # (L, n, H, n)
+    tiled = tiled.reshape(n_layers * stride, n_heads * stride)[:rows, :cols]  # (rows, cols)
+
+    tile_px = theme.px(theme.overview_tile_px)
+    cell_px = tile_px / n
+    pad = gap  # frame around the outer tiles, room for their outlines
+    margin = {
+        "l": theme.px(34),
+        "r": theme.px(70),
+        "t": theme.px(28 + (26 if title else 0)),
+        "b": theme.px(6),
+    }
+    plot_w = (cols + 2 * pad) * cell_px
+    plot_h = (rows + 2 * pad) * cell_px
+
+    heat = go.Heatmap(
+        z=tiled,
+        zmin=0.0,
+        zmax=float(zmax),
+        colorscale=theme.weights_colorscale,
+        colorbar=_colorbar(theme, "weight"),
+        hoverongaps=False,
+        hoverinfo="skip",  # pooled cells mean little on hover; the click targets say which head it is
+        xgap=0,
+        ygap=0,
+    )
+
+    centre = (n - 1) / 2
+    layer_idx, head_idx = np.divmod(np.arange(n_layers * n_heads), n_heads)
+    hover = [
+        f"layer {int(lyr)}, head {int(hd)}" + (" · has a mask or gate" if marked_arr[lyr, hd] else "")
+        for lyr, hd in zip(layer_idx, head_idx, strict=True)
+    ]
+    targets = go.Scatter(
+        x=(head_idx * stride + centre).astype(np.float32),
+        y=(layer_idx * stride + centre).astype(np.float32),
+        mode="markers",
+        marker={"symbol": "square", "size": tile_px, "color": "rgba(0,0,0,0.02)", "line": {"width": 0}},
+        # Plain ints (not a numpy array): Streamlit hands customdata back as JSON, and a typed array would
+        # arrive as {"0": l, "1": h}.
+        customdata=[[int(lyr), int(hd)] for lyr, hd in zip(layer_idx, head_idx, strict=True)],
+        text=hover,
+        hovertemplate="%{text}<br>click to focus<extra></extra>",
+        selected={"marker": {"opacity": 0.02}},
+        unselected={"marker": {"opacity": 0.02}},
+        name="heads",
+    )
+
+    shapes: list[dict[str, Any]] = []
+    edge = 0.5  # heatmap cells span index ± 0.5
+    for lyr, hd in zip(*np.nonzero(marked_arr), strict=True):
+        x0, y0 = hd * stride - edge, lyr * stride - edge
+        off = gap * 0.15
+        shapes.append(
+            _rect(
+                x0 - off,
+                y0 - off,
+                x0 + n + off,
+                y0 + n + off,
+                theme.accent_color,
+                theme.px(2),
+                f"marked L{lyr} h{hd}",
+            )
+        )
+    if focus is not None:
+        fl, fh = (int(v) for v in focus)
+        x0, y0 = fh * stride - edge, fl * stride - edge
+        off = gap * 0.7
+        shapes.append(
+            _rect(
+                x0 - off,
+                y0 - off,
+                x0 + n + off,
+                y0 + n + off,
+                theme.focus_color,
+                theme.px(3.5),
+                f"focus L{fl} h{fh}",
+            )
+        )
+
+    tick_pos = [i * stride + centre for i in range(max(n_layers, n_heads))]
+    layout = _base_layout(theme, title, height=round(plot_h + margin["t"] + margin["b"]))
+    layout.update(
+        width=round(plot_w + margin["l"] + margin["r"]),
+        margin=margin,
+        plot_bgcolor=theme.gap_color,
+        dragmode=False,  # a drag would zoom; here a click means "focus this head"
+        clickmode="event+select",
+        hovermode="closest",
+        shapes=shapes,
+        meta={"tile": n, "gap": gap, "step": step, "layers": n_layers, "heads": n_heads},
+        xaxis={
+            "range": [-edge - pad, cols - edge + pad],
+            "tickmode": "array",
+            "tickvals": tick_pos[:n_heads],
+            "ticktext": [f"h{h}" for h in range(n_heads)],
+            "side": "top",
+            "showgrid": False,
+            "zeroline": False,
+            "ticks": "",
+            "fixedrange": True,
+            "constrain": "domain",
+        },
+        yaxis={
+            "range": [rows - edge + pad, -edge - pad],  # reversed: layer 0 and query 0 at the top
+            "tickmode": "array",
+            "tickvals": tick_pos[:n_layers],
+            "ticktext": [f"L{lyr}" for lyr in range(n_layers)],
+            "showgrid": False,
+            "zeroline": False,
+            "ticks": "",
+            "fixedrange": True,
+            "scaleanchor": "x",
+            "scaleratio": 1,
+            "constrain": "domain",
+        },
+    )
+    return go.Figure(data=[heat, targets], layout=layout)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One (T, T) head: weights, differences
+
+
+def _blocked_traces(
+    values: np.ndarray,
+    blocked: np.ndarray,
+    cats: list[str],
+    hovertemplate: str,
+    theme: Theme,
+    cell_px: float,
+) -> list[go.BaseTraceType]:
+    """Return the grey overlay of blocked cells (NaN elsewhere) and, for small T, an 'x' on each of them."""
+    z = np.where(blocked, values, np.nan).astype(np.float32)  # (T, T), value kept for the hover
+    overlay = go.Heatmap(
+        z=z,
+        x=cats,
+        y=cats,
+        colorscale=[[0.0, theme.blocked_color], [1.0, theme.blocked_color]],
+        showscale=False,
+        hoverongaps=False,
+        hovertemplate=hovertemplate,
+        name="blocked",
+    )
+    traces: list[go.BaseTraceType] = [overlay]
+    if len(cats) <= _MAX_T_FOR_BLOCKED_MARKS:
+        qi, ki = np.nonzero(blocked)
+        traces.append(
+            go.Scatter(
+                x=[cats[k] for k in ki],
+                y=[cats[q] for q in qi],
+                mode="markers",
+                marker={
+                    "symbol": "x-thin",
+                    "size": max(3.0, 0.45 * cell_px),
+                    "line": {"width": max(1.0, cell_px / 14), "color": theme.blocked_mark_color},
+                },
+                hoverinfo="skip",
+                name="blocked marks",
+            )
+        )
+    return traces
+
+
+def _token_grid_figure(
+    main: go.Heatmap,
+    values: np.ndarray,
+    tokens: Sequence[str],
+    blocked: np.ndarray | None,
+    blocked_hover: str,
+    title: str,
+    theme: Theme,
+) -> go.Figure:
+    t = values.shape[0]
+    cats, ticks = _categories(tokens, t)
+    cell = _cell_px(t, t, theme)
+    main.update(x=cats, y=cats)
+    data: list[go.BaseTraceType] = [main]
+    if blocked is not None and blocked.any():
+        data += _blocked_traces(values, blocked, cats, blocked_hover, theme, cell)
+    stride = _tick_stride(cell, theme.font_size)
+    titles = ("query (attending)", "key (attended to)")
+    layout = _base_layout(theme, title, height=0)
+    layout.update(_matrix_frame(t, t, cell, ticks, ticks, (stride, stride), theme, title, titles))
+    layout.update(
+        hovermode="closest",
+        xaxis=_category_axis(cats, ticks, stride, titles[1]) | {"constrain": "domain"},
+        yaxis=_category_axis(cats, ticks, stride, titles[0])
+        | {"autorange": "reversed", "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
+    )
+    return go.Figure(data=data, layout=layout)
+
+
+def focus_figure(
+    weights: Any,
+    tokens: Sequence[str],
+    *,
+    allow: Any = None,
+    title: str = "",
+    theme: Theme = DEFAULT_THEME,
+    zmax: float | None = None,
+) -> go.Figure:
+    """Return one head's ``(T, T)`` attention weights as a heatmap with token labels on both axes.
+
+    Queries run down (query 0 at the top), keys across; cells are square. ``allow`` ``(T, T)`` bool (True =
+    may attend) draws blocked cells as a grey overlay (plus an 'x' for T <= 64) whose hover says "blocked".
+    ``zmax`` None scales colours to this head's largest weight; pass 1.0 for a fixed scale.
+    """
+    w = _square_with_tokens(weights, tokens, "weights")  # (T, T)
+    blocked = _blocked_from_allow(allow, w.shape)
+    if zmax is None:
+        shown = w if blocked is None or blocked.all() else w[~blocked]
+        zmax = max(float(shown.max()), 1e-6)
+    elif not zmax > 0:
+        raise ValueError(f"zmax must be > 0, got {zmax}")
+    z = w if blocked is None else np.where(blocked, np.nan, w).astype(np.float32)  # (T, T)
+    main = go.Heatmap(
+        z=z,
+        zmin=0.0,
+        zmax=float(zmax),
+        colorscale=theme.weights_colorscale,
+        colorbar=_colorbar(theme, "weight"),
+        hoverongaps=False,
+        hovertemplate="query %{y} → key %{x}<br>weight %{z:.4f}<extra></extra>",
+        name="weights",
+    )
+    return _token_grid_figure(
+        main,
+        w,
+        tokens,
+        blocked,
+        "query %{y} → key %{x}<br>blocked (weight %{z:.4f})<extra></extra>",
+        title,
+        theme,
+    )
+
+
+def difference_figure(
+    before: Any,
+    after: Any,
+    tokens: Sequence[str],
+    *,
+    allow: Any = None,
+    title: str = "",
+    theme: Theme = DEFAULT_THEME,
+) -> go.Figure:
+    """Return ``after - before`` of one head as a heatmap on a diverging scale centred at 0.
+
+    The colour range is symmetric (± the largest absolute change); hover shows before, after and the
+    difference. ``allow`` marks blocked cells as in ``focus_figure``.
+    """
+    b = _square_with_tokens(before, tokens, "before")  # (T, T)
+    a = _square_with_tokens(after, tokens, "after")  # (T, T)
+    diff = (a - b).astype(np.float32)  # (T, T)
+    blocked = _blocked_from_allow(allow, diff.shape)
+    both = np.stack([b, a], axis=-1).astype(np.float32)  # (T, T, 2) for the hover
+    reach = float(np.abs(diff).max())
+    reach = reach if reach > 0 else 1.0  # no change at all: a neutral ±1 scale, all cells at the midpoint
+    z = diff if blocked is None else np.where(blocked, np.nan, diff).astype(np.float32)
+    values = "before %{customdata[0]:.4f}<br>after %{customdata[1]:.4f}<br>diff %{z:+.4f}"
+    main = go.Heatmap(
+        z=z,
+        customdata=both,
+        zmin=-reach,
+        zmax=reach,
+        zmid=0.0,
+        colorscale=theme.diverging_colorscale,
+        colorbar=_colorbar(theme, "after − before"),
+        hoverongaps=False,
+        hovertemplate=f"query %{{y}} → key %{{x}}<br>{values}<extra></extra>",
+        name="difference",
+    )
+    # The overlay carries no before/after copy: at T=512 that would add 2 MB for cells whose "after" is 0.
+    return _token_grid_figure(
+        main,
+        diff,
+        tokens,
+        blocked,
+        "query %{y} → key %{x}<br>blocked<br>diff %{z:+.4f}<extra></extra>",
+        title,
+        theme,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Teaching matrices: Q, K, scores (with -inf), softmax weights, weights·V, output projection
+
+
+def matrix_figure(
+    matrix: Any,
+    *,
+    title: str,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    colorscale: str | None = None,
+    diverging: bool = False,
+    show_values: bool = False,
+    row_title: str = "",
+    col_title: str = "",
+    theme: Theme = DEFAULT_THEME,
+) -> go.Figure:
+    """Return a small heatmap of any 2-D matrix, titled with its shape ("Q (7 × 32)"), value on hover.
+
+    Non-finite cells (the -inf scores of masked cells) are drawn in a distinct dark colour with hover
+    "−∞" (and the text "−∞" in the cell when the matrix is at most 32 on a side), never as NaN.
+    ``diverging`` centres a symmetric scale at 0; ``show_values`` writes each number (3 decimals) in its cell.
+    """
+    m = _as_float_array(matrix, "matrix", 2)  # (R, C)
+    n_rows, n_cols = m.shape
+    for labels, n, name in ((row_labels, n_rows, "row_labels"), (col_labels, n_cols, "col_labels")):
+        if labels is not None and len(labels) != n:
+            raise ValueError(f"{name} has {len(labels)} entries but matrix has shape {tuple(m.shape)}")
+    row_cats, row_ticks = _categories(row_labels, n_rows)
+    col_cats, col_ticks = _categories(col_labels, n_cols)
+
+    finite = np.isfinite(m)
+    shown = np.where(finite, m, np.nan).astype(np.float32)  # (R, C)
+    if finite.any():
+        lo, hi = float(m[finite].min()), float(m[finite].max())
+    else:
+        lo, hi = 0.0, 1.0
+    if diverging:
+        reach = max(abs(lo), abs(hi)) or 1.0
+        lo, hi = -reach, reach
+    elif hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5  # a constant matrix still gets a readable colour bar
+    scale = colorscale or (theme.diverging_colorscale if diverging else theme.matrix_colorscale)
+
+    cell = _cell_px(n_rows, n_cols, theme)
+    if show_values:
+        cell = max(cell, theme.px(theme.max_cell_px))  # room for "-0.123"
+    where = "row %{y}, col %{x}"
+    main = go.Heatmap(
+        z=shown,
+        x=col_cats,
+        y=row_cats,
+        zmin=lo,
+        zmax=hi,
+        zmid=0.0 if diverging else None,
+        colorscale=scale,
+        colorbar=_colorbar(theme, ""),
+        hoverongaps=False,
+        hovertemplate=f"{where}<br>value %{{z:.4f}}<extra></extra>",
+        texttemplate="%{z:.3f}" if show_values else None,
+        textfont={"size": max(8, theme.font_size - 1)} if show_values else None,
+        name=title,
+    )
+    data: list[go.BaseTraceType] = [main]
+
+    kinds = {
+        "-inf": np.isneginf(m),
+        "+inf": np.isposinf(m),
+        "nan": np.isnan(m),
+    }
+    write_text = show_values or max(n_rows, n_cols) <= _MAX_SIDE_FOR_CELL_TEXT
+    for kind, where_kind in kinds.items():
+        if not where_kind.any():
+            continue
+        label = _NONFINITE_LABELS[kind]
+        data.append(
+            go.Heatmap(
+                z=np.where(where_kind, 1.0, np.nan).astype(np.float32),
+                x=col_cats,
+                y=row_cats,
+                colorscale=[[0.0, theme.nonfinite_color], [1.0, theme.nonfinite_color]],
+                showscale=False,
+                hoverongaps=False,
+                hovertemplate=f"{where}<br>value {label}<extra></extra>",
+                name=label,
+            )
+        )
+        if write_text:
+            ri, ci = np.nonzero(where_kind)
+            data.append(
+                go.Scatter(
+                    x=[col_cats[c] for c in ci],
+                    y=[row_cats[r] for r in ri],
+                    mode="text",
+                    text=[label] * len(ri),
+                    textfont={"color": "#ffffff", "size": max(8, min(theme.font_size, round(cell * 0.45)))},
+                    hoverinfo="skip",
+                    name=f"{label} labels",
+                )
+            )
+
+    stride = _tick_stride(cell, theme.font_size)
+    full_title = f"{title} ({n_rows} × {n_cols})"
+    layout = _base_layout(theme, full_title, height=0)
+    layout.update(
+        _matrix_frame(
+            n_rows,
+            n_cols,
+            cell,
+            row_ticks,
+            col_ticks,
+            (stride, stride),
+            theme,
+            full_title,
+            (row_title, col_title),
+        )
+    )
+    layout.update(
+        hovermode="closest",
+        xaxis=_category_axis(col_cats, col_ticks, stride, col_title) | {"constrain": "domain"},
+        yaxis=_category_axis(row_cats, row_ticks, stride, row_title)
+        | {"autorange": "reversed", "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
+    )
+    return go.Figure(data=data, layout=layout)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Per-token bars: hidden-state change, attention row sums
+
+
+def token_change_figure(
+    tokens: Sequence[str],
+    change: Any,
+    *,
+    measure: str = "1 − cosine",
+    title: str = "",
+    theme: Theme = DEFAULT_THEME,
+) -> go.Figure:
+    """Return a bar chart of how much each token's hidden state changed (``change`` is ``(T,)``)."""
+    c = _as_float_array(change, "change", 1)  # (T,)
+    if c.shape[0] != len(tokens):
+        raise ValueError(f"change has shape {tuple(c.shape)} but there are {len(tokens)} tokens")
+    if not np.isfinite(c).all():
+        raise ValueError("change contains NaN or infinite values")
+    cats, ticks = _categories(tokens, len(tokens))
+    bar = go.Bar(
+        x=cats,
+        y=c,
+        marker={"color": theme.bar_color},
+        hovertemplate=f"%{{x}}<br>{measure} %{{y:.4f}}<extra></extra>",
+        name=measure,
+    )
+    width_px = theme.px(theme.matrix_side_px)
+    layout = _base_layout(theme, title, height=theme.px(260))
+    layout.update(
+        bargap=0.15,
+        xaxis=_category_axis(cats, ticks, _tick_stride(width_px / len(cats), theme.font_size), ""),
+        yaxis={"title": {"text": measure}, "rangemode": "tozero", "automargin": True},
+    )
+    return go.Figure(data=[bar], layout=layout)
+
+
+def row_sums_figure(
+    weights_by_variant: Mapping[str, Any],
+    tokens: Sequence[str],
+    *,
+    title: str = "Row sums of the attention weights",
+    theme: Theme = DEFAULT_THEME,
+) -> go.Figure:
+    """Return grouped bars of each query's row sum per variant, with a dashed reference line at 1.
+
+    ``weights_by_variant`` maps a name ("no mask", "mask before softmax", "zeroed after softmax") to a
+    ``(T, T)`` weight matrix. Correct masking keeps every row at 1 (or 0 for a row with every key blocked);
+    zeroing after the softmax leaves rows below 1.
+    """
+    if not weights_by_variant:
+        raise ValueError("weights_by_variant must name at least one (T, T) weight matrix")
+    cats, ticks = _categories(tokens, len(tokens))
+    bars = []
+    for name, weights in weights_by_variant.items():
+        w = _square_with_tokens(weights, tokens, f"weights_by_variant[{name!r}]")  # (T, T)
+        bars.append(
+            go.Bar(
+                x=cats,
+                y=w.sum(axis=-1, dtype=np.float64).astype(np.float32),  # (T,)
+                name=_escape(name),
+                hovertemplate=f"{_escape(name)}<br>query %{{x}}<br>row sum %{{y:.4f}}<extra></extra>",
+            )
+        )
+    width_px = theme.px(theme.matrix_side_px)
+    layout = _base_layout(theme, title, height=theme.px(300))
+    layout.update(
+        barmode="group",
+        bargap=0.2,
+        showlegend=True,
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+        xaxis=_category_axis(cats, ticks, _tick_stride(width_px / len(cats), theme.font_size), ""),
+        yaxis={"title": {"text": "row sum"}, "rangemode": "tozero", "automargin": True},
+        shapes=[
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": 1,
+                "y1": 1,
+                "line": {"color": theme.text_color, "width": theme.px(1.5), "dash": "dash"},
+                "name": "sum = 1",
+            }
+        ],
+    )
+    layout["margin"]["t"] = theme.px(64)
+    return go.Figure(data=bars, layout=layout)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Export
+
+
+def _uses_streamlit_template(fig: go.Figure) -> bool:
+    # Streamlit's plotly template holds placeholder colours ("#000038" = background) that only its
+    # front end replaces; exported as they are they would paint text and background near-black.
+    template = fig.layout.template
+    return template is not None and "#000038" in str(template.to_plotly_json())
+
+
+def figure_html(fig: go.Figure) -> str:
+    """Return a standalone HTML page for ``fig`` with plotly.js inlined (works offline, ~5 MB)."""
+    if _uses_streamlit_template(fig):
+        fig = go.Figure(fig)
+        fig.update_layout(template=DEFAULT_THEME.template)
+    return fig.to_html(include_plotlyjs=True, full_html=True, config=PLOTLY_CONFIG)

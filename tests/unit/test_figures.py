@@ -1,0 +1,405 @@
+"""Tests for maskattn.figures: geometry, payload, labels and masking drawn as the data says.
+
+References are computed here independently (explicit loops over blocks and tiles), never with the module's
+own helpers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from maskattn import figures as F
+
+L, H = 6, 12
+
+
+def softmax_attention(rng: np.random.Generator, n_layers: int, n_heads: int, t: int) -> np.ndarray:
+    """Return random rows that sum to 1, peaked like real attention (cheap enough for T=512)."""
+    x = rng.random((n_layers, n_heads, t, t), dtype=np.float32) ** 8  # (L, H, T, T)
+    return x / x.sum(axis=-1, keepdims=True)
+
+
+def pooled_head_reference(head: np.ndarray, max_cells: int, how: str) -> np.ndarray:
+    """Pool one (T, T) head over square blocks of ceil(T / n) tokens with plain loops."""
+    t = head.shape[0]
+    step = math.ceil(t / max_cells)
+    n = math.ceil(t / step)
+    out = np.empty((n, n), dtype=np.float64)
+    for i in range(n):
+        for j in range(n):
+            block = head[i * step : (i + 1) * step, j * step : (j + 1) * step].astype(np.float64)
+            out[i, j] = block.max() if how == "max" else block.mean()
+    return out
+
+
+def traces_named(fig: go.Figure, name: str) -> list:
+    return [tr for tr in fig.data if tr.name == name]
+
+
+def all_hover_strings(fig: go.Figure) -> list[str]:
+    out = []
+    for tr in fig.data:
+        if getattr(tr, "hovertemplate", None):
+            out.append(tr.hovertemplate)
+        text = getattr(tr, "text", None)
+        if text is not None:
+            out.extend(str(t) for t in np.ravel(np.asarray(text, dtype=object)))
+    return out
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Overview
+
+
+@pytest.mark.parametrize(("t", "how"), [(8, "max"), (24, "max"), (50, "max"), (50, "mean"), (128, "mean")])
+def test_overview_tiles_hold_the_pooled_heads_at_their_place(rng, t, how):
+    thumb = 24
+    attn = softmax_attention(rng, L, H, t)
+    fig = F.overview_figure(attn, thumb_px=thumb, pool=how)
+    z = np.asarray(fig.data[0].z, dtype=np.float64)
+    n = math.ceil(t / math.ceil(t / thumb))
+    meta = fig.layout.meta
+    assert meta["tile"] == n
+    gap = meta["gap"]
+    assert gap >= 1
+    stride = n + gap
+    assert z.shape == (L * stride - gap, H * stride - gap)
+    covered = np.zeros(z.shape, dtype=bool)
+    for lyr in range(L):
+        for hd in range(H):
+            tile = z[lyr * stride : lyr * stride + n, hd * stride : hd * stride + n]
+            np.testing.assert_allclose(tile, pooled_head_reference(attn[lyr, hd], thumb, how), rtol=1e-5)
+            covered[lyr * stride : lyr * stride + n, hd * stride : hd * stride + n] = True
+    assert np.isnan(z[~covered]).all(), "everything between tiles is a NaN gap"
+    assert fig.data[0].hoverongaps is False
+
+
+def test_overview_click_targets_sit_on_tile_centres_with_layer_head_customdata(rng):
+    fig = F.overview_figure(softmax_attention(rng, L, H, 40))
+    n, gap = fig.layout.meta["tile"], fig.layout.meta["gap"]
+    targets = traces_named(fig, "heads")
+    assert len(targets) == 1
+    tg = targets[0]
+    pairs = [tuple(cd) for cd in tg.customdata]
+    assert sorted(pairs) == [(lyr, hd) for lyr in range(L) for hd in range(H)]
+    for (lyr, hd), x, y, text in zip(pairs, tg.x, tg.y, tg.text, strict=True):
+        assert x == pytest.approx(hd * (n + gap) + (n - 1) / 2)
+        assert y == pytest.approx(lyr * (n + gap) + (n - 1) / 2)
+        assert text.startswith(f"layer {lyr}, head {hd}")
+    assert all(isinstance(v, int) for cd in tg.customdata for v in cd), "plain ints survive Streamlit's JSON"
+    assert tg.marker.symbol == "square"
+    assert tg.marker.size == F.DEFAULT_THEME.overview_tile_px
+    assert fig.layout.dragmode is False
+
+
+def test_overview_axis_ticks_name_heads_and_layers(rng):
+    fig = F.overview_figure(softmax_attention(rng, L, H, 10))
+    assert list(fig.layout.xaxis.ticktext) == [f"h{h}" for h in range(H)]
+    assert list(fig.layout.yaxis.ticktext) == [f"L{lyr}" for lyr in range(L)]
+    assert fig.layout.yaxis.range[0] > fig.layout.yaxis.range[1], "layer 0 at the top"
+
+
+def test_overview_outlines_marked_heads_and_the_focus(rng):
+    marked = np.zeros((L, H), dtype=bool)
+    marked[1, 3] = marked[4, 11] = marked[2, 5] = True
+    fig = F.overview_figure(softmax_attention(rng, L, H, 30), marked=marked, focus=(2, 5))
+    n, gap = fig.layout.meta["tile"], fig.layout.meta["gap"]
+    stride = n + gap
+    shapes = {s.name: s for s in fig.layout.shapes}
+    assert set(shapes) == {"marked L1 h3", "marked L4 h11", "marked L2 h5", "focus L2 h5"}
+    for name, shape in shapes.items():
+        lyr, hd = (int(part[1:]) for part in name.split()[1:])
+        x_lo, x_hi = hd * stride - 0.5, hd * stride + n - 0.5  # the tile's cell edges
+        y_lo, y_hi = lyr * stride - 0.5, lyr * stride + n - 0.5
+        assert shape.x0 <= x_lo and shape.x1 >= x_hi and shape.y0 <= y_lo and shape.y1 >= y_hi
+        # ... but inside the gap, never over a neighbour tile
+        assert shape.x0 > x_lo - gap and shape.x1 < x_hi + gap
+        assert shape.y0 > y_lo - gap and shape.y1 < y_hi + gap
+    assert shapes["focus L2 h5"].line.width > shapes["marked L2 h5"].line.width
+    assert shapes["focus L2 h5"].line.color == F.DEFAULT_THEME.focus_color
+    assert shapes["marked L1 h3"].line.color == F.DEFAULT_THEME.accent_color
+    hover = {tuple(cd): text for cd, text in zip(fig.data[1].customdata, fig.data[1].text, strict=True)}
+    assert "mask" in hover[(1, 3)] and "mask" not in hover[(0, 0)]
+
+
+def test_overview_without_marks_has_no_outlines(rng):
+    fig = F.overview_figure(softmax_attention(rng, 2, 3, 9))
+    assert len(fig.layout.shapes) == 0
+
+
+def test_overview_sends_float32_binary_and_fits_the_budget_at_t128(rng):
+    fig = F.overview_figure(softmax_attention(rng, L, H, 128))
+    assert isinstance(fig.data[0].z, np.ndarray) and fig.data[0].z.dtype == np.float32
+    payload = fig.to_json()
+    assert len(payload) < 1_000_000
+    z_json = json.loads(payload)["data"][0]["z"]
+    assert z_json["dtype"] == "f4" and "bdata" in z_json
+
+
+def test_overview_payload_stops_growing_once_thumbnails_saturate(rng):
+    sizes = {t: len(F.overview_figure(softmax_attention(rng, L, H, t)).to_json()) for t in (32, 128, 512)}
+    assert sizes[512] < 1_000_000
+    assert sizes[512] <= 1.3 * sizes[128], sizes
+    # full resolution would grow with T^2: 256 times from T=32 to T=512
+    assert sizes[512] < 4 * sizes[32], sizes
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Focus and difference
+
+
+TOKENS = ["[CLS]", "the", "cat", "sat", "on", "the", "猫", "##ing", "<s>", "[SEP]"]
+
+
+def test_focus_repeated_tokens_keep_distinct_positions(rng):
+    t = len(TOKENS)
+    fig = F.focus_figure(softmax_attention(rng, 1, 1, t)[0, 0], TOKENS)
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert len(set(axis.tickvals)) == len(axis.tickvals)
+        assert axis.type == "category"
+    heat = fig.data[0]
+    assert len(set(heat.x)) == t and len(set(heat.y)) == t
+    assert list(fig.layout.xaxis.ticktext).count("the") == 2
+    assert "&lt;s&gt;" in fig.layout.xaxis.ticktext, "'<s>' is escaped, not read as an HTML tag"
+    assert "猫" in fig.layout.yaxis.ticktext and "##ing" in fig.layout.yaxis.ticktext
+    # hover names the token with its index: "query 5 'the' → key 1 'the'"
+    assert heat.y[5] == "5 'the'" and heat.x[1] == "1 'the'"
+    assert "query %{y} → key %{x}" in heat.hovertemplate and "%{z:.4f}" in heat.hovertemplate
+
+
+def test_focus_layout_is_square_with_query_zero_on_top(rng):
+    fig = F.focus_figure(softmax_attention(rng, 1, 1, 6)[0, 0], TOKENS[:6])
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
+    assert fig.layout.yaxis.autorange == "reversed"
+
+
+@pytest.mark.parametrize("t", [10, 80])
+def test_focus_blocked_overlay_covers_exactly_the_blocked_cells(rng, t):
+    weights = softmax_attention(rng, 1, 1, t)[0, 0]
+    tokens = [f"w{i % 7}" for i in range(t)]
+    allow = rng.random((t, t)) > 0.4
+    fig = F.focus_figure(weights, tokens, allow=allow)
+    main = traces_named(fig, "weights")[0]
+    overlay = traces_named(fig, "blocked")[0]
+    main_z, over_z = np.asarray(main.z), np.asarray(overlay.z)
+    np.testing.assert_array_equal(np.isnan(main_z), ~allow)
+    np.testing.assert_array_equal(np.isfinite(over_z), ~allow)
+    np.testing.assert_allclose(over_z[~allow], weights[~allow])
+    np.testing.assert_allclose(main_z[allow], weights[allow])
+    assert "blocked" in overlay.hovertemplate
+    assert main.hoverongaps is False and overlay.hoverongaps is False
+    assert overlay.showscale is False
+    marks = traces_named(fig, "blocked marks")
+    if t <= 64:
+        cats = list(main.x)
+        got = {(cats.index(y), cats.index(x)) for x, y in zip(marks[0].x, marks[0].y, strict=True)}
+        assert got == set(zip(*np.nonzero(~allow), strict=True))
+    else:
+        assert marks == [], "no per-cell markers for large T"
+
+
+def test_focus_without_blocked_cells_has_no_overlay(rng):
+    fig = F.focus_figure(softmax_attention(rng, 1, 1, 5)[0, 0], TOKENS[:5], allow=np.ones((5, 5), bool))
+    assert [tr.name for tr in fig.data] == ["weights"]
+
+
+def test_focus_colour_range_defaults_to_the_largest_allowed_weight(rng):
+    w = softmax_attention(rng, 1, 1, 8)[0, 0]
+    allow = np.tril(np.ones((8, 8), bool))
+    fig = F.focus_figure(w, TOKENS[:8], allow=allow)
+    assert fig.data[0].zmin == 0 and fig.data[0].zmax == pytest.approx(w[allow].max())
+    assert F.focus_figure(w, TOKENS[:8], zmax=1.0).data[0].zmax == 1.0
+
+
+def test_difference_is_centred_symmetric_and_hovers_before_after(rng):
+    t = 7
+    before = softmax_attention(rng, 1, 1, t)[0, 0]
+    after = softmax_attention(rng, 1, 1, t)[0, 0]
+    fig = F.difference_figure(before, after, TOKENS[:t])
+    heat = fig.data[0]
+    np.testing.assert_allclose(heat.z, after.astype(np.float64) - before, atol=1e-6)
+    reach = np.abs(after.astype(np.float64) - before).max()
+    assert heat.zmid == 0 and heat.zmax == pytest.approx(reach) and heat.zmin == pytest.approx(-reach)
+    cd = np.asarray(heat.customdata)
+    np.testing.assert_array_equal(cd[..., 0], before)
+    np.testing.assert_array_equal(cd[..., 1], after)
+    for part in ("before %{customdata[0]", "after %{customdata[1]", "diff %{z"):
+        assert part in heat.hovertemplate
+
+
+def test_difference_of_identical_heads_still_has_a_valid_scale(rng):
+    w = softmax_attention(rng, 1, 1, 4)[0, 0]
+    heat = F.difference_figure(w, w, TOKENS[:4]).data[0]
+    assert heat.zmin < 0 < heat.zmax
+
+
+def test_difference_marks_blocked_cells(rng):
+    t = 6
+    before = softmax_attention(rng, 1, 1, t)[0, 0]
+    allow = np.tril(np.ones((t, t), bool))
+    fig = F.difference_figure(before, before * allow, TOKENS[:t], allow=allow)
+    overlay = traces_named(fig, "blocked")[0]
+    np.testing.assert_array_equal(np.isfinite(np.asarray(overlay.z)), ~allow)
+    assert "blocked" in overlay.hovertemplate and "diff %{z" in overlay.hovertemplate
+    np.testing.assert_allclose(np.asarray(overlay.z)[~allow], -before[~allow], atol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Teaching matrices
+
+
+def test_matrix_title_carries_the_shape(rng):
+    fig = F.matrix_figure(rng.standard_normal((7, 32)), title="Q")
+    assert fig.layout.title.text == "Q (7 × 32)"
+    assert "%{z:.4f}" in fig.data[0].hovertemplate
+
+
+def test_matrix_shows_minus_infinity_as_text_and_its_own_colour():
+    t = 5
+    allow = np.tril(np.ones((t, t), bool))
+    scores = np.where(allow, np.arange(t * t, dtype=np.float64).reshape(t, t) / 10, -np.inf)
+    fig = F.matrix_figure(scores, title="scores", row_labels=TOKENS[:t], col_labels=TOKENS[:t])
+    main = fig.data[0]
+    assert np.isnan(np.asarray(main.z)[~allow]).all() and main.hoverongaps is False
+    assert main.zmax == pytest.approx(scores[allow].max()) and main.zmin == pytest.approx(0.0)
+    overlay = traces_named(fig, "−∞")[0]
+    np.testing.assert_array_equal(np.isfinite(np.asarray(overlay.z)), ~allow)
+    assert "−∞" in overlay.hovertemplate
+    labels = traces_named(fig, "−∞ labels")[0]
+    assert set(labels.text) == {"−∞"}
+    rows, cols = list(main.y), list(main.x)
+    got = {(rows.index(y), cols.index(x)) for x, y in zip(labels.x, labels.y, strict=True)}
+    assert got == set(zip(*np.nonzero(~allow), strict=True))
+    hover = " ".join(all_hover_strings(fig)).lower()
+    assert "nan" not in hover
+
+
+def test_matrix_names_other_non_finite_values_too():
+    m = np.array([[1.0, np.inf], [np.nan, -np.inf]])
+    fig = F.matrix_figure(m, title="odd")
+    assert {tr.name for tr in fig.data} >= {"−∞", "+∞", "undefined"}
+    assert "nan" not in " ".join(all_hover_strings(fig)).lower()
+
+
+def test_matrix_show_values_and_diverging(rng):
+    m = rng.standard_normal((3, 4))
+    fig = F.matrix_figure(m, title="V", show_values=True, diverging=True)
+    heat = fig.data[0]
+    assert heat.texttemplate == "%{z:.3f}"
+    assert heat.zmid == 0 and heat.zmin == pytest.approx(-np.abs(m).max())
+    assert heat.zmax == pytest.approx(np.abs(m).max())
+    plain = F.matrix_figure(m, title="V")
+    assert plain.data[0].texttemplate is None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bars
+
+
+def test_token_change_bars_follow_the_tokens(rng):
+    change = rng.random(len(TOKENS))
+    fig = F.token_change_figure(TOKENS, change, measure="L2")
+    bar = fig.data[0]
+    np.testing.assert_allclose(bar.y, change, rtol=1e-6)
+    assert len(set(bar.x)) == len(TOKENS)
+    assert "L2" in bar.hovertemplate
+
+
+def test_row_sums_show_each_variant_and_the_line_at_one(rng):
+    t = 6
+    w = softmax_attention(rng, 1, 1, t)[0, 0]
+    allow = np.tril(np.ones((t, t), bool))
+    variants = {"no mask": w, "zeroed after softmax": w * allow}
+    fig = F.row_sums_figure(variants, TOKENS[:t])
+    assert [tr.name for tr in fig.data] == list(variants)
+    for tr, weights in zip(fig.data, variants.values(), strict=True):
+        expected = [sum(float(v) for v in row) for row in weights]
+        np.testing.assert_allclose(tr.y, expected, rtol=1e-5)
+    line = fig.layout.shapes[0]
+    assert line.y0 == 1 and line.y1 == 1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Theme, export, config
+
+
+def test_presentation_theme_is_larger_and_themes_are_frozen(rng):
+    assert F.PRESENTATION_THEME.font_size > F.DEFAULT_THEME.font_size
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        F.DEFAULT_THEME.font_size = 30  # type: ignore[misc]
+    w = softmax_attention(rng, 1, 1, 5)[0, 0]
+    small = F.focus_figure(w, TOKENS[:5])
+    big = F.focus_figure(w, TOKENS[:5], theme=F.PRESENTATION_THEME)
+    assert big.layout.font.size == F.PRESENTATION_THEME.font_size
+    assert big.layout.height > small.layout.height
+    assert big.data[0].colorscale != small.data[0].colorscale
+
+
+def test_figure_html_inlines_plotly_js(rng):
+    page = F.figure_html(F.matrix_figure(rng.standard_normal((2, 2)), title="x"))
+    assert page.lstrip().lower().startswith("<!doctype html>")
+    assert re.search(r"<script[^>]*\bsrc=", page) is None, "no external script: the app runs offline"
+    assert len(page) > 1_000_000, "plotly.js itself is in the page"
+    assert '"displaylogo": false' in page
+
+
+def test_figure_html_replaces_streamlits_placeholder_template(rng):
+    fig = F.matrix_figure(rng.standard_normal((2, 2)), title="x")
+    fig.update_layout(template={"layout": {"paper_bgcolor": "#000038"}})
+    page = F.figure_html(fig)
+    assert "#000038" not in page
+
+
+def test_plotly_config_exports_png():
+    assert F.PLOTLY_CONFIG["displaylogo"] is False
+    assert F.PLOTLY_CONFIG["toImageButtonOptions"]["format"] == "png"
+    assert F.PLOTLY_CONFIG["toImageButtonOptions"]["scale"] == 2
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bad input
+
+
+def _w(t: int) -> np.ndarray:
+    return np.full((t, t), 1.0 / t, dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    ("call", "needle"),
+    [
+        (lambda: F.overview_figure(np.zeros((2, 3, 4))), "(2, 3, 4)"),
+        (lambda: F.overview_figure(np.zeros((2, 3, 4, 5))), "(2, 3, 4, 5)"),
+        (lambda: F.overview_figure(_w(4)[None, None], marked=np.zeros((2, 2), bool)), "(1, 1)"),
+        (lambda: F.overview_figure(_w(4)[None, None], marked=np.zeros((1, 1), int)), "boolean"),
+        (lambda: F.overview_figure(_w(4)[None, None], focus=(0, 3)), "focus"),
+        (lambda: F.overview_figure(np.full((1, 1, 4, 4), np.nan)), "NaN"),
+        (lambda: F.overview_figure(_w(4)[None, None], pool="median"), "pool"),
+        (lambda: F.focus_figure(_w(4), ["a", "b", "c"]), "(4, 4)"),
+        (lambda: F.focus_figure(np.ones((3, 4)), ["a", "b", "c"]), "(3, 4)"),
+        (lambda: F.focus_figure(_w(3), ["a", "b", "c"], allow=np.ones((3, 2), bool)), "(3, 2)"),
+        (lambda: F.focus_figure(_w(3), ["a", "b", "c"], allow=np.ones((3, 3))), "boolean"),
+        (lambda: F.focus_figure(np.full((2, 2), np.inf), ["a", "b"]), "infinite"),
+        (lambda: F.difference_figure(_w(3), _w(4), ["a", "b", "c"]), "(4, 4)"),
+        (lambda: F.matrix_figure(np.ones((2, 3)), title="m", row_labels=["a"]), "(2, 3)"),
+        (lambda: F.matrix_figure(np.ones(3), title="m"), "(3,)"),
+        (lambda: F.token_change_figure(["a", "b"], np.ones(3)), "(3,)"),
+        (lambda: F.row_sums_figure({"x": _w(3)}, ["a", "b"]), "(3, 3)"),
+        (lambda: F.row_sums_figure({}, ["a"]), "at least one"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_the_shapes(call, needle):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert needle in str(err.value)
