@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import replace
 
 import numpy as np
 import streamlit as st
@@ -14,7 +15,7 @@ from maskattn import figures as fig
 from ui import editing
 from ui.models import get_model, run_cached
 from ui.painter import grid_painter
-from ui.painter_codec import HEAD_WORDS
+from ui.painter_codec import ATTENTION_WORDS, HEAD_WORDS
 from ui.share import SharedState, from_query_params, read_plan_file, to_query_params
 from ui.theme import figure_theme
 from ui.widgets import preset_params
@@ -27,6 +28,7 @@ EXAMPLES = [
     "我们在教室里学习注意力机制。",
 ]
 HISTORY_LIMIT = 50
+LOCKED_WORDS = replace(ATTENTION_WORDS, marked="blocked by a rule")
 
 
 # -- state ----------------------------------------------------------------------------------------------------------
@@ -167,11 +169,12 @@ def token_painter(model, result, focus) -> None:
         blocked=painted.numpy(),
         values=weights / max(float(weights.max()), 1e-9),
         marked=locked.numpy(),
+        words=LOCKED_WORDS,
         on_change=on_token_paint,
     )
     st.caption(
-        "Painted cells are **blocked** (score −∞ before the softmax). Cells hatched darker are blocked by a "
-        "preset or an imported rule: remove that rule in the *Plan* tab to free them."
+        "Painted cells are **blocked** (score −∞ before the softmax). Cells with an orange border are blocked by "
+        "a preset or an imported rule: remove that rule in the *Plan & share* tab to free them."
     )
 
 

@@ -1,0 +1,821 @@
+// Grid painter: a canvas of R x C cells that the user paints with the mouse (or a finger).
+//
+// Streamlit runs this default export again on every `data` change and only cleans up on unmount, so all
+// state lives on the root DOM node (`root.__gp`), which survives reruns while the html/css are unchanged,
+// and every handler is assigned (`el.onpointerdown = ...`), never stacked with addEventListener.
+//
+// Protocol (see ui/painter_codec.py): one setStateValue("grid", {bits, rows, cols, rev}) per finished gesture;
+// Python answers with data.ack_rev = the newest rev it took in. While we have sent a newer rev than that, the
+// grid in `data` is an older answer and is ignored, so a slow rerun never paints over a fresh stroke.
+
+const MIN_CELL = 8;
+const MAX_CELL = 36;
+const MAX_ROW_LABEL_PX = 120;
+const MAX_COL_LABEL_PX = 96;
+const UNDO_DEPTH = 64;
+
+// Sequential white -> dark blue (ColorBrewer "Blues"), readable on light and dark themes.
+const BLUES = [
+  [255, 255, 255], [222, 235, 247], [198, 219, 239], [158, 202, 225], [107, 174, 214],
+  [66, 146, 198], [33, 113, 181], [8, 81, 156], [8, 48, 107],
+];
+const LUT = Array.from({ length: 256 }, (_, i) => {
+  const t = (i / 255) * (BLUES.length - 1);
+  const k = Math.min(Math.floor(t), BLUES.length - 2);
+  const f = t - k;
+  const [a, b] = [BLUES[k], BLUES[k + 1]];
+  return [0, 1, 2].map((j) => Math.round(a[j] + (b[j] - a[j]) * f));
+});
+// Painted cells: a light grey veil then dark stripes, so they read as painted over any value colour.
+const PAINT_VEIL = "rgba(172, 174, 182, 0.78)";
+const PAINT_HATCH = "rgba(24, 24, 30, 0.85)";
+const MARK_COLOUR = "#f76707";
+const FOCUS_COLOUR = "#111111";
+const HOVER_COLOUR = "#d6336c";
+const HOVER_BAND = "rgba(214, 51, 108, 0.13)";
+
+const clamp = (x, lo, hi) => Math.max(lo, Math.min(hi, x));
+const bitsToArray = (bits) => Uint8Array.from(bits, (ch) => (ch === "1" ? 1 : 0));
+const ASCII = new TextDecoder("ascii");
+// 16k cells become their '0'/'1' string in well under a millisecond ('0' is 48).
+const arrayToBits = (arr) => ASCII.decode(Uint8Array.from(arr, (b) => (b ? 49 : 48)));
+
+function decodeValues(b64, n) {
+  if (typeof b64 !== "string") return null;
+  let bin;
+  try {
+    bin = atob(b64);
+  } catch {
+    return null;
+  }
+  if (bin.length !== 2 * n) return null;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (bin.charCodeAt(2 * i) | (bin.charCodeAt(2 * i + 1) << 8)) / 65535;
+  return out;
+}
+
+function shownLabel(label) {
+  // A token that is only whitespace would be an invisible label.
+  return label.trim() === "" ? "␣" : label;
+}
+
+function createState(root) {
+  return {
+    root,
+    canvas: root.querySelector("canvas"),
+    scroll: root.querySelector(".gp-scroll"),
+    tip: root.querySelector(".gp-tip"),
+    hint: root.querySelector(".gp-hint"),
+    count: root.querySelector(".gp-count"),
+    legend: root.querySelector(".gp-legend"),
+    toolButtons: root.querySelectorAll("[data-tool]"),
+    undoButton: root.querySelector(".gp-undo"),
+    rows: 0,
+    cols: 0,
+    bits: new Uint8Array(0),
+    values: null,
+    marked: null,
+    focus: null,
+    rowLabels: [],
+    colLabels: [],
+    words: {},
+    cellPx: null,
+    pickable: false,
+    rev: 0, // newest gesture counter sent to Python
+    awaitingReply: false, // a gesture went out and Python's answer to it has not come back yet
+    history: [], // bit strings to undo to
+    drag: null,
+    hover: null,
+    tool: "paint",
+    layout: null,
+    frame: 0,
+    send: null,
+    trigger: null,
+  };
+}
+
+export default function (component) {
+  const { parentElement, data, setStateValue, setTriggerValue } = component;
+  const root = parentElement.querySelector(".gp-root");
+  if (!root) return undefined;
+  const s = root.__gp || (root.__gp = createState(root));
+  s.redraw = () => draw(s); // for timing from a console or a benchmark
+  // The latest closures: Streamlit hands new ones on each run (form and fragment ids can change).
+  s.send = setStateValue;
+  s.trigger = setTriggerValue;
+  bindHandlers(s);
+  applyData(s, data);
+  relayout(s);
+  return () => {
+    if (s.resizeObserver) s.resizeObserver.disconnect();
+    s.resizeObserver = null;
+  };
+}
+
+function applyData(s, data) {
+  if (!data || typeof data !== "object") return;
+  const rows = data.rows | 0;
+  const cols = data.cols | 0;
+  const shapeChanged = rows !== s.rows || cols !== s.cols;
+  const ack = data.ack_rev | 0;
+  s.rowLabels = (data.row_labels || []).map(String);
+  s.colLabels = (data.col_labels || []).map(String);
+  s.values = decodeValues(data.values, rows * cols);
+  s.marked = typeof data.marked === "string" && data.marked.length === rows * cols ? bitsToArray(data.marked) : null;
+  s.focus = Array.isArray(data.focus) ? { r: data.focus[0], c: data.focus[1] } : null;
+  s.words = data.words || {};
+  s.cellPx = data.cell_px || null;
+  s.pickable = !!data.pickable;
+  if (!s.pickable) s.tool = "paint";
+  const incoming = typeof data.blocked === "string" && data.blocked.length === rows * cols ? data.blocked : null;
+  if (shapeChanged) {
+    // New text or a new grid: whatever was being painted belongs to the old one.
+    s.rows = rows;
+    s.cols = cols;
+    s.drag = null;
+    s.hover = null;
+    s.history = [];
+    s.bits = incoming ? bitsToArray(incoming) : new Uint8Array(rows * cols);
+    s.rev = Math.max(s.rev, ack);
+  } else if (incoming && !s.drag && ack >= s.rev) {
+    // Python has seen every gesture we sent; if its grid differs (a reset, a preset, a refusal), it wins.
+    s.rev = ack;
+    const current = arrayToBits(s.bits);
+    if (incoming !== current) {
+      // A refusal answers our own gesture: undo should not bring the refused grid back. A reset is news.
+      if (!s.awaitingReply) pushHistory(s, current);
+      s.bits = bitsToArray(incoming);
+    }
+    s.awaitingReply = false;
+  }
+  renderLegend(s);
+  s.hint.textContent = s.words.hint || "";
+  s.hint.hidden = !s.words.hint;
+  syncChrome(s);
+}
+
+// ---------------------------------------------------------------------------------------------- layout
+
+function labelFont(s, cell) {
+  const px = clamp(Math.round(cell * 0.6), 8, 13);
+  return { px, css: `${px}px ${s.fontFamily}` };
+}
+
+function relayout(s) {
+  const style = getComputedStyle(s.root);
+  s.fontFamily = style.fontFamily || "sans-serif";
+  s.textColour = style.color || "#31333f";
+  const rgb = s.textColour.match(/\d+(\.\d+)?/g) || [49, 51, 63];
+  s.mutedColour = `rgba(${rgb[0]}, ${rgb[1]}, ${rgb[2]}, 0.5)`;
+  s.dpr = window.devicePixelRatio || 1;
+  const ctx = s.canvas.getContext("2d");
+  const avail = Math.max(120, s.root.clientWidth || 600);
+  const widest = (labels, font) => {
+    ctx.font = font;
+    let w = 0;
+    for (const label of labels) w = Math.max(w, ctx.measureText(shownLabel(label)).width);
+    return w;
+  };
+  const cornerFont = (font) => `${Math.max(9, font.px - 1)}px ${s.fontFamily}`;
+  const leftFor = (font) =>
+    Math.ceil(
+      Math.max(
+        Math.min(widest(s.rowLabels, font.css), MAX_ROW_LABEL_PX) + 10,
+        widest([`${s.words.row || ""} ↓`, `${s.words.col || ""} →`], cornerFont(font)) + 12,
+      ),
+    );
+  const fit = (left) => s.cellPx || clamp(Math.floor((avail - left - 2) / Math.max(1, s.cols)), MIN_CELL, MAX_CELL);
+  // The label font follows the cell size and the left margin follows the font: settle in two passes, then
+  // keep that font and shrink the cell if the final margin no longer leaves room.
+  let cell = MAX_CELL;
+  for (let pass = 0; pass < 2; pass++) cell = fit(leftFor(labelFont(s, cell)));
+  const font = labelFont(s, cell);
+  const left = leftFor(font);
+  cell = Math.min(cell, fit(left));
+  const colWidest = widest(s.colLabels, font.css);
+  // Short column labels (head numbers) read better level; tokens stand up.
+  const upright = colWidest > cell - 4;
+  const labelsTop = upright ? Math.ceil(Math.min(colWidest, MAX_COL_LABEL_PX)) + 10 : font.px + 10;
+  // The corner holds two lines, "key →" over "query ↓".
+  const gridTop = Math.max(labelsTop, 2 * (font.px + 4) + 8);
+  s.layout = {
+    cell,
+    font,
+    upright,
+    left,
+    top: gridTop,
+    width: left + cell * s.cols + 2,
+    height: gridTop + cell * s.rows + 2,
+  };
+  const { width, height } = s.layout;
+  // Where the grid sits inside the canvas (CSS px), for tests and for debugging in the inspector.
+  s.root.dataset.cell = String(cell);
+  s.root.dataset.gridLeft = String(left);
+  s.root.dataset.gridTop = String(gridTop);
+  s.canvas.style.width = `${width}px`;
+  s.canvas.style.height = `${height}px`;
+  s.canvas.width = Math.round(width * s.dpr);
+  s.canvas.height = Math.round(height * s.dpr);
+  if (!s.resizeObserver && typeof ResizeObserver !== "undefined") {
+    let lastWidth = s.root.clientWidth;
+    s.resizeObserver = new ResizeObserver(() => {
+      if (s.root.clientWidth !== lastWidth) {
+        lastWidth = s.root.clientWidth;
+        relayout(s);
+      }
+    });
+    s.resizeObserver.observe(s.root);
+  }
+  draw(s);
+}
+
+function scheduleDraw(s) {
+  if (s.frame) return;
+  s.frame = requestAnimationFrame(() => {
+    s.frame = 0;
+    draw(s);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------- drawing
+
+function truncate(ctx, text, maxWidth) {
+  if (ctx.measureText(text).width <= maxWidth) return text;
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (ctx.measureText(text.slice(0, mid) + "…").width <= maxWidth) lo = mid;
+    else hi = mid - 1;
+  }
+  return text.slice(0, lo) + "…";
+}
+
+function draw(s) {
+  const L = s.layout;
+  if (!L) return;
+  const ctx = s.canvas.getContext("2d");
+  const { cell, left, top } = L;
+  const { rows, cols, bits } = s;
+  ctx.setTransform(s.dpr, 0, 0, s.dpr, 0, 0);
+  ctx.clearRect(0, 0, L.width, L.height);
+
+  // Cells: the value colour underneath, so a painted cell still shows what it covers. Each layer is an
+  // image with one pixel per cell, scaled up without smoothing: one drawImage instead of R*C fillRects.
+  const gw = cols * cell;
+  const gh = rows * cell;
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(valueImage(s), left, top, gw, gh);
+  if (cell >= 10) {
+    ctx.beginPath();
+    for (let r = 1; r < rows; r++) {
+      ctx.moveTo(left, top + r * cell + 0.5);
+      ctx.lineTo(left + cols * cell, top + r * cell + 0.5);
+    }
+    for (let c = 1; c < cols; c++) {
+      ctx.moveTo(left + c * cell + 0.5, top);
+      ctx.lineTo(left + c * cell + 0.5, top + rows * cell);
+    }
+    ctx.strokeStyle = "rgba(0, 0, 0, 0.07)";
+    ctx.lineWidth = 1;
+    ctx.stroke();
+  }
+
+  // Painted cells: a grey veil and one set of diagonal stripes over them, so painted regions read as one
+  // hatched shape rather than as low values.
+  drawPainted(s, ctx, left, top);
+
+  if (s.marked) {
+    ctx.strokeStyle = MARK_COLOUR;
+    ctx.lineWidth = cell >= 16 ? 3 : 2;
+    const inset = ctx.lineWidth / 2 + 0.5;
+    for (let i = 0; i < rows * cols; i++) {
+      if (!s.marked[i]) continue;
+      const x = left + (i % cols) * cell;
+      const y = top + Math.floor(i / cols) * cell;
+      ctx.strokeRect(x + inset, y + inset, cell - 2 * inset, cell - 2 * inset);
+    }
+  }
+
+  ctx.strokeStyle = "rgba(0, 0, 0, 0.35)";
+  ctx.lineWidth = 1;
+  ctx.strokeRect(left - 0.5, top - 0.5, cols * cell + 1, rows * cell + 1);
+
+  if (s.focus) {
+    const x = left + s.focus.c * cell;
+    const y = top + s.focus.r * cell;
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = FOCUS_COLOUR;
+    ctx.strokeRect(x - 1.5, y - 1.5, cell + 3, cell + 3);
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = "#ffffff";
+    ctx.strokeRect(x + 0.5, y + 0.5, cell - 1, cell - 1);
+  }
+
+  const d = s.drag;
+  if (d && d.kind === "rect") {
+    const [r0, r1] = [Math.min(d.r0, d.r1), Math.max(d.r0, d.r1)];
+    const [c0, c1] = [Math.min(d.c0, d.c1), Math.max(d.c0, d.c1)];
+    ctx.setLineDash([4, 3]);
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = d.paint ? "#1c1c24" : "#1971c2";
+    ctx.strokeRect(left + c0 * cell + 1, top + r0 * cell + 1, (c1 - c0 + 1) * cell - 2, (r1 - r0 + 1) * cell - 2);
+    ctx.setLineDash([]);
+  }
+
+  const h = s.hover;
+  if (h && h.kind === "cell" && !d) {
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = HOVER_COLOUR;
+    ctx.strokeRect(left + h.c * cell + 1, top + h.r * cell + 1, cell - 2, cell - 2);
+  }
+
+  drawLabels(s, ctx);
+  s.root.dataset.blocked = arrayToBits(bits);
+}
+
+function cellImage(canvas, rows, cols, fill) {
+  // A cols x rows canvas whose pixel (c, r) is fill(i) = [r, g, b, a] of cell i = r * cols + c.
+  if (canvas.width !== cols || canvas.height !== rows) {
+    canvas.width = cols;
+    canvas.height = rows;
+  }
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(cols, rows);
+  for (let i = 0; i < rows * cols; i++) image.data.set(fill(i), 4 * i);
+  ctx.putImageData(image, 0, 0);
+  return canvas;
+}
+
+function valueImage(s) {
+  // Rebuilt only when Python sends other values; hover and paint redraws reuse it.
+  if (s.valueCanvas && s.valueCanvasOf === s.values && s.valueCanvasShape === `${s.rows}x${s.cols}`) {
+    return s.valueCanvas;
+  }
+  const white = [255, 255, 255, 255];
+  s.valueCanvas = cellImage(s.valueCanvas || document.createElement("canvas"), s.rows, s.cols, (i) =>
+    s.values ? [...LUT[Math.round(s.values[i] * 255)], 255] : white,
+  );
+  s.valueCanvasOf = s.values;
+  s.valueCanvasShape = `${s.rows}x${s.cols}`;
+  return s.valueCanvas;
+}
+
+function hatchPattern(ctx, spacing, dpr, width) {
+  // One tile of the diagonal stripes, drawn in device pixels; a pattern fill is far cheaper than stroking
+  // hundreds of long antialiased lines (which cost ~100 ms at 128 tokens on a 2x screen).
+  const size = Math.max(2, Math.round(spacing * dpr));
+  const tile = document.createElement("canvas");
+  tile.width = size;
+  tile.height = size;
+  const t = tile.getContext("2d");
+  t.strokeStyle = PAINT_HATCH;
+  t.lineWidth = width * dpr;
+  t.beginPath();
+  for (const shift of [-size, 0, size]) {
+    t.moveTo(shift, size);
+    t.lineTo(shift + size, 0);
+  }
+  t.stroke();
+  return ctx.createPattern(tile, "repeat");
+}
+
+function stripedVeil(s, W, H) {
+  // The veil with its stripes over the whole grid, rebuilt only when the size changes.
+  const cell = s.layout.cell;
+  const key = `${W}x${H}|${cell}|${s.dpr}`;
+  if (s.veilCanvas && s.veilCanvasKey === key) return s.veilCanvas;
+  const veil = s.veilCanvas || (s.veilCanvas = document.createElement("canvas"));
+  veil.width = W;
+  veil.height = H;
+  const ctx = veil.getContext("2d");
+  ctx.fillStyle = PAINT_VEIL;
+  ctx.fillRect(0, 0, W, H);
+  ctx.fillStyle = hatchPattern(ctx, clamp(Math.round(cell / 3), 4, 8), s.dpr, cell >= 16 ? 1.25 : 1);
+  ctx.fillRect(0, 0, W, H);
+  s.veilCanvasKey = key;
+  return veil;
+}
+
+function drawPainted(s, ctx, left, top) {
+  // Painted cells as rectangles blitted from the striped veil, which lies over the whole grid, so stripes
+  // run on across neighbouring cells. A run of cells in a row is one rectangle, and the same run in the
+  // rows below extends it (a blocked key column is one blit). No compositing modes: in software rendering
+  // those cost tens of ms per frame at 128 tokens.
+  const { rows, cols, bits, dpr } = s;
+  const cell = s.layout.cell;
+  const veil = stripedVeil(s, Math.round(cols * cell * dpr), Math.round(rows * cell * dpr));
+  const unit = cell * dpr;
+  const blit = (c0, c1, r0, r1) =>
+    ctx.drawImage(
+      veil,
+      c0 * unit,
+      r0 * unit,
+      (c1 - c0) * unit,
+      (r1 - r0) * unit,
+      left + c0 * cell,
+      top + r0 * cell,
+      (c1 - c0) * cell,
+      (r1 - r0) * cell,
+    );
+  let open = new Map(); // run c0 * 65536 + c1 -> first row it appeared in, for runs still growing downwards
+  for (let r = 0; r <= rows; r++) {
+    const next = new Map();
+    for (let c = 0; r < rows && c < cols; ) {
+      if (!bits[r * cols + c]) {
+        c++;
+        continue;
+      }
+      let end = c;
+      while (end < cols && bits[r * cols + end]) end++;
+      const run = c * 65536 + end;
+      next.set(run, open.has(run) ? open.get(run) : r);
+      c = end;
+    }
+    for (const [run, firstRow] of open) {
+      if (next.has(run)) continue;
+      blit(Math.floor(run / 65536), run % 65536, firstRow, r);
+    }
+    open = next;
+  }
+}
+
+function drawLabels(s, ctx) {
+  const L = s.layout;
+  const { cell, left, top, font } = L;
+  const h = s.hover;
+  const hotRow = h && (h.kind === "cell" || h.kind === "row") ? h.r : -1;
+  const hotCol = h && (h.kind === "cell" || h.kind === "col") ? h.c : -1;
+  const focusRow = s.focus ? s.focus.r : -1;
+  const focusCol = s.focus ? s.focus.c : -1;
+  const labelFill = (hot) => (hot ? HOVER_BAND : null);
+
+  ctx.textBaseline = "middle";
+  for (let r = 0; r < s.rows; r++) {
+    const y = top + r * cell;
+    const fill = labelFill(r === hotRow);
+    if (fill) {
+      ctx.fillStyle = fill;
+      ctx.fillRect(0, y, left - 2, cell);
+    }
+    const full = rowFullyPainted(s, r);
+    ctx.font = (r === hotRow || r === focusRow ? "600 " : "") + font.css;
+    ctx.fillStyle = full ? s.mutedColour : s.textColour;
+    ctx.textAlign = "right";
+    const text = truncate(ctx, shownLabel(s.rowLabels[r] || ""), left - 10);
+    ctx.fillText(text, left - 5, y + cell / 2 + 0.5);
+    if (full) strike(ctx, left - 5, y + cell / 2, ctx.measureText(text).width, "right");
+  }
+  for (let c = 0; c < s.cols; c++) {
+    const x = left + c * cell;
+    const fill = labelFill(c === hotCol);
+    if (fill) {
+      ctx.fillStyle = fill;
+      ctx.fillRect(x, 0, cell, top - 2);
+    }
+    const full = colFullyPainted(s, c);
+    ctx.font = (c === hotCol || c === focusCol ? "600 " : "") + font.css;
+    ctx.fillStyle = full ? s.mutedColour : s.textColour;
+    const text = truncate(ctx, shownLabel(s.colLabels[c] || ""), (L.upright ? top : cell + 20) - 10);
+    const width = ctx.measureText(text).width;
+    if (L.upright) {
+      ctx.save();
+      ctx.translate(x + cell / 2 + 0.5, top - 5);
+      ctx.rotate(-Math.PI / 2);
+      ctx.textAlign = "left";
+      ctx.fillText(text, 0, 0);
+      if (full) strike(ctx, 0, 0, width, "left");
+      ctx.restore();
+    } else {
+      ctx.textAlign = "center";
+      ctx.fillText(text, x + cell / 2, top - 5 - font.px / 2);
+      if (full) strike(ctx, x + cell / 2 - width / 2, top - 5 - font.px / 2, width, "left");
+    }
+  }
+
+  // Corner: which axis is which ("key →" over "query ↓").
+  ctx.font = `${Math.max(9, font.px - 1)}px ${s.fontFamily}`;
+  ctx.fillStyle = s.mutedColour;
+  ctx.textAlign = "right";
+  const cornerRight = left - 5;
+  const lineHeight = font.px + 4;
+  if (s.words.row) ctx.fillText(`${s.words.row} ↓`, cornerRight, top - 4 - lineHeight / 2);
+  if (s.words.col) ctx.fillText(`${s.words.col} →`, cornerRight, top - 4 - (3 * lineHeight) / 2);
+}
+
+function strike(ctx, x, y, width, align) {
+  // A fully painted row or column gets its label struck through, like a crossed-out token.
+  const x0 = align === "right" ? x - width : x;
+  ctx.save();
+  ctx.strokeStyle = ctx.fillStyle;
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  ctx.moveTo(x0, y + 0.5);
+  ctx.lineTo(x0 + width, y + 0.5);
+  ctx.stroke();
+  ctx.restore();
+}
+
+function rowFullyPainted(s, r) {
+  for (let c = 0; c < s.cols; c++) if (!s.bits[r * s.cols + c]) return false;
+  return s.cols > 0;
+}
+
+function colFullyPainted(s, c) {
+  for (let r = 0; r < s.rows; r++) if (!s.bits[r * s.cols + c]) return false;
+  return s.rows > 0;
+}
+
+// ---------------------------------------------------------------------------------------------- chrome
+
+function countPainted(s) {
+  let n = 0;
+  for (let i = 0; i < s.bits.length; i++) n += s.bits[i];
+  return n;
+}
+
+function syncChrome(s) {
+  const { root } = s;
+  root.dataset.rows = String(s.rows);
+  root.dataset.cols = String(s.cols);
+  root.dataset.rev = String(s.rev);
+  root.dataset.tool = s.tool;
+  root.dataset.blocked = arrayToBits(s.bits);
+  s.count.textContent = `${countPainted(s)} of ${s.rows * s.cols} ${s.words.painted || "painted"}`;
+  for (const button of s.toolButtons) {
+    button.hidden = !s.pickable;
+    button.setAttribute("aria-pressed", String(button.dataset.tool === s.tool));
+  }
+  s.undoButton.disabled = s.history.length === 0;
+  root.classList.toggle("gp-picking", s.tool === "pick");
+}
+
+function renderLegend(s) {
+  // Only what this grid draws: the value scale, painted, marked, focus.
+  const items = [];
+  const item = (swatchClass, text) => {
+    const span = document.createElement("span");
+    span.className = "gp-legend-item";
+    const swatch = document.createElement("span");
+    swatch.className = `gp-swatch ${swatchClass}`;
+    span.append(swatch, document.createTextNode(text));
+    items.push(span);
+  };
+  if (s.values) item("gp-swatch-scale", "0 → 1");
+  item("gp-swatch-painted", s.words.painted || "painted");
+  if (s.marked && s.marked.some((b) => b)) item("gp-swatch-marked", s.words.marked || "marked");
+  if (s.focus) item("gp-swatch-focus", "focus");
+  s.legend.replaceChildren(...items);
+}
+
+function pushHistory(s, bits) {
+  s.history.push(bits);
+  if (s.history.length > UNDO_DEPTH) s.history.shift();
+}
+
+function commit(s, before) {
+  const bits = arrayToBits(s.bits);
+  if (bits === before) return;
+  pushHistory(s, before);
+  s.rev += 1;
+  s.awaitingReply = true;
+  s.send("grid", { bits, rows: s.rows, cols: s.cols, rev: s.rev });
+  syncChrome(s);
+}
+
+function undo(s) {
+  if (s.drag || s.history.length === 0) return;
+  const before = arrayToBits(s.bits);
+  s.bits = bitsToArray(s.history.pop());
+  commit(s, before);
+  s.history.pop(); // commit() recorded the undone grid; an undo is not itself undoable
+  syncChrome(s);
+  draw(s);
+}
+
+// ---------------------------------------------------------------------------------------------- input
+
+function locate(s, event) {
+  const box = s.canvas.getBoundingClientRect();
+  return { x: event.clientX - box.left, y: event.clientY - box.top };
+}
+
+function hitTest(s, x, y, clampToGrid = false) {
+  const L = s.layout;
+  if (!L) return null;
+  const { cell, left, top } = L;
+  let c = Math.floor((x - left) / cell);
+  let r = Math.floor((y - top) / cell);
+  if (clampToGrid) return { kind: "cell", r: clamp(r, 0, s.rows - 1), c: clamp(c, 0, s.cols - 1) };
+  const inRows = r >= 0 && r < s.rows;
+  const inCols = c >= 0 && c < s.cols;
+  if (inRows && inCols) return { kind: "cell", r, c };
+  if (inRows && x >= 0 && x < left) return { kind: "row", r };
+  if (inCols && y >= 0 && y < top) return { kind: "col", c };
+  return null;
+}
+
+function setLine(s, line, paint) {
+  // line: {kind: "row"|"col", index}
+  const { rows, cols } = s;
+  if (line.kind === "row") for (let c = 0; c < cols; c++) s.bits[line.index * cols + c] = paint;
+  else for (let r = 0; r < rows; r++) s.bits[r * cols + line.index] = paint;
+}
+
+function paintSegment(s, from, to, paint) {
+  // Every cell on the straight line between two pointer samples, so a fast drag leaves no gaps.
+  const steps = Math.max(Math.abs(to.r - from.r), Math.abs(to.c - from.c));
+  for (let k = 0; k <= steps; k++) {
+    const t = steps === 0 ? 0 : k / steps;
+    const r = Math.round(from.r + (to.r - from.r) * t);
+    const c = Math.round(from.c + (to.c - from.c) * t);
+    s.bits[r * s.cols + c] = paint;
+  }
+}
+
+function applyRect(s) {
+  const d = s.drag;
+  s.bits = d.base.slice();
+  for (let r = Math.min(d.r0, d.r1); r <= Math.max(d.r0, d.r1); r++) {
+    for (let c = Math.min(d.c0, d.c1); c <= Math.max(d.c0, d.c1); c++) s.bits[r * s.cols + c] = d.paint;
+  }
+}
+
+function startGesture(s, event) {
+  if (event.pointerType === "mouse" && event.button !== 0) return;
+  const { x, y } = locate(s, event);
+  const hit = hitTest(s, x, y);
+  if (!hit) return;
+  event.preventDefault();
+  s.root.focus({ preventScroll: true });
+  s.canvas.setPointerCapture(event.pointerId);
+  const before = arrayToBits(s.bits);
+  const base = s.bits.slice();
+  hideTip(s);
+  if (hit.kind === "cell" && s.pickable && (s.tool === "pick" || event.altKey)) {
+    s.drag = { kind: "pick", r: hit.r, c: hit.c, before, base };
+  } else if (hit.kind === "cell") {
+    const paint = s.bits[hit.r * s.cols + hit.c] ? 0 : 1;
+    if (event.shiftKey) {
+      s.drag = { kind: "rect", paint, r0: hit.r, c0: hit.c, r1: hit.r, c1: hit.c, before, base };
+      applyRect(s);
+    } else {
+      s.drag = { kind: "stroke", paint, last: hit, before, base };
+      paintSegment(s, hit, hit, paint);
+    }
+  } else {
+    // A label: the first one decides, like a cell; dragging along the labels paints more whole lines.
+    const line = hit.kind === "row" ? { kind: "row", index: hit.r } : { kind: "col", index: hit.c };
+    const full = line.kind === "row" ? rowFullyPainted(s, line.index) : colFullyPainted(s, line.index);
+    const paint = full ? 0 : 1;
+    s.drag = { kind: line.kind, paint, last: line.index, before, base };
+    setLine(s, line, paint);
+  }
+  s.root.dataset.dragging = "1";
+  syncChrome(s);
+  scheduleDraw(s);
+}
+
+function moveGesture(s, event) {
+  const { x, y } = locate(s, event);
+  const d = s.drag;
+  if (!d) {
+    updateHover(s, x, y, event);
+    return;
+  }
+  if (d.kind === "stroke") {
+    const hit = hitTest(s, x, y);
+    if (!hit || hit.kind !== "cell") return;
+    paintSegment(s, d.last, hit, d.paint);
+    d.last = hit;
+  } else if (d.kind === "rect") {
+    const hit = hitTest(s, x, y, true);
+    if (hit.r === d.r1 && hit.c === d.c1) return;
+    d.r1 = hit.r;
+    d.c1 = hit.c;
+    applyRect(s);
+  } else if (d.kind === "row" || d.kind === "col") {
+    const L = s.layout;
+    const along = d.kind === "row" ? Math.floor((y - L.top) / L.cell) : Math.floor((x - L.left) / L.cell);
+    const index = clamp(along, 0, (d.kind === "row" ? s.rows : s.cols) - 1);
+    const [lo, hi] = [Math.min(index, d.last), Math.max(index, d.last)];
+    for (let k = lo; k <= hi; k++) setLine(s, { kind: d.kind, index: k }, d.paint);
+    d.last = index;
+  } else {
+    return;
+  }
+  syncChrome(s);
+  scheduleDraw(s);
+}
+
+function endGesture(s, event, cancelled) {
+  const d = s.drag;
+  if (!d) return;
+  s.drag = null;
+  delete s.root.dataset.dragging;
+  if (s.canvas.hasPointerCapture(event.pointerId)) s.canvas.releasePointerCapture(event.pointerId);
+  if (cancelled) {
+    s.bits = d.base;
+  } else if (d.kind === "pick") {
+    const { x, y } = locate(s, event);
+    const hit = hitTest(s, x, y);
+    if (hit && hit.kind === "cell" && hit.r === d.r && hit.c === d.c) {
+      s.focus = { r: d.r, c: d.c };
+      s.trigger("click", { row: d.r, col: d.c });
+    }
+  } else {
+    commit(s, d.before);
+  }
+  syncChrome(s);
+  draw(s);
+}
+
+function updateHover(s, x, y, event) {
+  const hit = hitTest(s, x, y);
+  const same = JSON.stringify(hit) === JSON.stringify(s.hover);
+  s.hover = hit;
+  if (!same) scheduleDraw(s);
+  if (!hit) {
+    hideTip(s);
+    return;
+  }
+  showTip(s, hit, x, y);
+}
+
+function tipText(s, hit) {
+  const w = s.words;
+  const rowName = (r) => `${w.row || "row"} ${r} '${s.rowLabels[r] ?? ""}'`;
+  const colName = (c) => `${w.col || "col"} ${c} '${s.colLabels[c] ?? ""}'`;
+  if (hit.kind === "row") {
+    let n = 0;
+    for (let c = 0; c < s.cols; c++) n += s.bits[hit.r * s.cols + c];
+    return `${rowName(hit.r)}: ${n} of ${s.cols} ${w.painted || "painted"} · click to toggle the row`;
+  }
+  if (hit.kind === "col") {
+    let n = 0;
+    for (let r = 0; r < s.rows; r++) n += s.bits[r * s.cols + hit.c];
+    return `${colName(hit.c)}: ${n} of ${s.rows} ${w.painted || "painted"} · click to toggle the column`;
+  }
+  const i = hit.r * s.cols + hit.c;
+  let text = `${rowName(hit.r)} ${w.link || "→"} ${colName(hit.c)}`;
+  if (s.values) text += `: ${s.values[i].toFixed(3)}`;
+  const flags = [];
+  if (s.bits[i]) flags.push(w.painted || "painted");
+  if (s.marked && s.marked[i]) flags.push(w.marked || "marked");
+  if (flags.length) text += ` (${flags.join(", ")})`;
+  return text;
+}
+
+function showTip(s, hit, x, y) {
+  const tip = s.tip;
+  tip.textContent = tipText(s, hit);
+  tip.hidden = false;
+  // Canvas coordinates -> root coordinates (the canvas may be scrolled sideways inside .gp-scroll).
+  const canvasBox = s.canvas.getBoundingClientRect();
+  const rootBox = s.root.getBoundingClientRect();
+  let left = canvasBox.left - rootBox.left + x + 14;
+  const top = canvasBox.top - rootBox.top + y + 18;
+  const maxLeft = rootBox.width - tip.offsetWidth - 4;
+  if (left > maxLeft) left = Math.max(0, canvasBox.left - rootBox.left + x - tip.offsetWidth - 10);
+  tip.style.left = `${left}px`;
+  tip.style.top = `${top}px`;
+}
+
+function hideTip(s) {
+  s.tip.hidden = true;
+}
+
+function bindHandlers(s) {
+  const { canvas, root } = s;
+  canvas.onpointerdown = (e) => startGesture(s, e);
+  canvas.onpointermove = (e) => moveGesture(s, e);
+  canvas.onpointerup = (e) => endGesture(s, e, false);
+  canvas.onpointercancel = (e) => endGesture(s, e, true);
+  canvas.onpointerleave = () => {
+    if (s.drag) return;
+    s.hover = null;
+    hideTip(s);
+    scheduleDraw(s);
+  };
+  canvas.oncontextmenu = (e) => e.preventDefault();
+  root.onkeydown = (e) => {
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") {
+      e.preventDefault();
+      undo(s);
+    } else if (e.key === "Escape" && s.drag) {
+      e.preventDefault();
+      s.bits = s.drag.base;
+      s.drag = null;
+      delete root.dataset.dragging;
+      syncChrome(s);
+      draw(s);
+    }
+  };
+  s.undoButton.onclick = () => undo(s);
+  for (const button of s.toolButtons) {
+    button.onclick = () => {
+      s.tool = button.dataset.tool;
+      syncChrome(s);
+    };
+  }
+}

@@ -1,0 +1,155 @@
+"""The grid painter: a Streamlit custom component (components v2, inline, no iframe) for painting a bool grid.
+
+Used for the token mask of the focused head (queries down, keys across) and for the layers x heads grid. The
+browser side is ``painter.js`` / ``painter.css``; the wire format and all checks are in ``painter_codec.py``.
+
+The painter is *controlled*: the caller owns the grid and passes it as ``blocked`` on every run; the painter
+draws it. When the user finishes a gesture (pointer-up, a label click, undo) the browser sends the whole grid
+once and Streamlit reruns. The caller takes that edit in one of two ways:
+
+- **callback** (pass ``on_change``): ``on_change(grid)`` runs before the script; store the grid (or what your
+  model of the state makes of it, e.g. refuse locked cells). In the script, ``blocked`` is then the truth: the
+  painter draws it and returns it, so a refused edit snaps back in the same run::
+
+      grid_painter(key="mask", ..., blocked=st.session_state.blocked, on_change=store_blocked)
+
+- **return value** (no ``on_change``): in the run the edit arrives, ``grid_painter`` returns the edited grid;
+  feed it back as ``blocked`` next time::
+
+      st.session_state.blocked = grid_painter(key="mask", ..., blocked=st.session_state.blocked)
+
+Either way, passing a different ``blocked`` (a preset, a reset, a new text) repaints the painter with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from ui.painter_codec import (
+    ATTENTION_WORDS,
+    HEAD_WORDS,
+    PainterWords,
+    decode_click,
+    decode_state,
+    encode_grid,
+    painter_payload,
+    state_revision,
+)
+
+__all__ = ["ATTENTION_WORDS", "HEAD_WORDS", "PainterWords", "grid_painter"]
+
+_HTML = """
+<div class="gp-root" data-testid="grid-painter" tabindex="0">
+  <div class="gp-bar">
+    <button type="button" data-tool="paint" hidden title="Click and drag to paint cells">✎ Paint</button>
+    <button type="button" data-tool="pick" hidden title="Click a cell to focus it (or alt+click)">
+      ◎ Focus
+    </button>
+    <button type="button" class="gp-undo" disabled title="Undo the last change (Ctrl+Z)">↶ Undo</button>
+    <span class="gp-count"></span>
+    <span class="gp-legend"></span>
+  </div>
+  <div class="gp-scroll"><canvas class="gp-canvas"></canvas></div>
+  <div class="gp-tip" hidden></div>
+  <div class="gp-hint"></div>
+</div>
+"""
+
+# Declared once at import: re-declaring on every run would re-register the component each rerun.
+_GRID_PAINTER = st.components.v2.component(
+    "maskattn_grid_painter",
+    html=_HTML,
+    css=Path(__file__).with_name("painter.css").read_text(encoding="utf-8"),
+    js=Path(__file__).with_name("painter.js").read_text(encoding="utf-8"),
+)
+
+
+def _memo_key(key: str) -> str:
+    return f"_grid_painter_memo__{key}"
+
+
+def _component_field(key: str, field: str) -> object:
+    # In a callback, st.session_state[key] is the component's flat state, trigger values included.
+    state = st.session_state.get(key)
+    return state.get(field) if isinstance(state, Mapping) else None
+
+
+def grid_painter(
+    *,
+    key: str,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    blocked: np.ndarray,
+    values: np.ndarray | None = None,
+    marked: np.ndarray | None = None,
+    focus: tuple[int, int] | None = None,
+    words: PainterWords = ATTENTION_WORDS,
+    cell_px: int | None = None,
+    on_change: Callable[[np.ndarray], None] | None = None,
+    on_cell_click: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Return the (R, C) bool grid of painted ("blocked") cells the painter shows after this run.
+
+    Without ``on_change``: the grid the browser sent, when it sent one since the last run and it has the shape
+    of ``blocked``; otherwise a copy of ``blocked`` (nothing painted, or painted on a grid of another shape,
+    e.g. before the text changed). Feed it back as ``blocked`` next run. With ``on_change``: always a copy of
+    ``blocked``, because the callback already took the edit (see the module docstring).
+
+    key: required; the component's identity (its element gets the CSS class ``st-key-<key>``).
+    row_labels, col_labels: R and C strings (tokens: CJK and "##ing" pieces are fine; long ones are cut).
+    blocked: (R, C) bool, True = painted. The caller gives it meaning (blocked key, picked head...).
+    values: optional (R, C) floats in [0, 1] drawn white -> dark blue under the paint (clipped; NaN raises).
+    marked: optional (R, C) bool drawn with an orange inner border (e.g. gated heads).
+    focus: optional (row, col) drawn with a black ring (e.g. the focused head).
+    words: axis names, link and state names for the tooltip and hint (``ATTENTION_WORDS``, ``HEAD_WORDS``).
+    cell_px: fixed cell size in CSS pixels (4..64); None fits the width, clamped to 8..36 (wider scrolls).
+    on_change: called with the new (R, C) grid before the script reruns after a gesture; it must store it
+        (the painter then draws ``blocked`` as passed). Not called for a grid of a stale shape.
+    on_cell_click: when given, the painter shows a Paint / Focus tool switch; a click in the Focus tool (or an
+        alt+click) calls ``on_cell_click(row, col)`` before the rerun and does not paint.
+    Inside ``st.form`` the focus click does nothing (Streamlit refuses trigger values in forms).
+    """
+    payload = painter_payload(
+        row_labels=row_labels,
+        col_labels=col_labels,
+        blocked=blocked,
+        values=values,
+        marked=marked,
+        focus=focus,
+        words=words,
+        cell_px=cell_px,
+        pickable=on_cell_click is not None,
+    )
+    rows, cols = int(payload["rows"]), int(payload["cols"])
+    memo = st.session_state.setdefault(_memo_key(key), {"ack_rev": 0, "pending": None})
+    edit, memo["pending"] = memo.get("pending"), None
+    result = np.asarray(blocked).astype(bool)
+    if edit is not None:
+        # Acknowledge the gesture even if its shape is stale, so the browser stops waiting and shows ours.
+        memo["ack_rev"] = max(memo["ack_rev"], state_revision(edit) or 0)
+        painted = decode_state(edit, rows, cols)
+        # With a callback the caller has already folded the edit into `blocked`, maybe refusing part of it.
+        if painted is not None and on_change is None:
+            result = painted
+    payload["blocked"] = encode_grid(result)
+    payload["ack_rev"] = memo["ack_rev"]
+
+    def take_edit() -> None:
+        # Runs before the script on the rerun a gesture caused; the script body picks the edit up from memo.
+        value = _component_field(key, "grid")
+        st.session_state.setdefault(_memo_key(key), {"ack_rev": 0, "pending": None})["pending"] = value
+        painted = decode_state(value, rows, cols)
+        if on_change is not None and painted is not None:
+            on_change(painted)
+
+    def take_click() -> None:
+        cell = decode_click(_component_field(key, "click"), rows, cols)
+        if on_cell_click is not None and cell is not None:
+            on_cell_click(*cell)
+
+    _GRID_PAINTER(key=key, data=payload, on_grid_change=take_edit, on_click_change=take_click)
+    return result
