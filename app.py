@@ -7,7 +7,9 @@ from ui import sidebar
 st.set_page_config(page_title="maskattn", page_icon=":material/grid_on:", layout="wide")
 
 pages = [
-    st.Page("pages/explorer.py", title="Explorer", icon=":material/grid_on:", default=True, url_path="explorer"),
+    st.Page(
+        "pages/explorer.py", title="Explorer", icon=":material/grid_on:", default=True, url_path="explorer"
+    ),
     st.Page("pages/mask_lab.py", title="Mask Lab", icon=":material/science:", url_path="mask_lab"),
     st.Page("pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
 ]

@@ -1,10 +1,10 @@
-"""Run Hugging Face transformers with our masked attention, a different mask and gate per layer and head per call.
+"""Run Hugging Face transformers with our masked attention: a mask and a gate per layer and head, per call.
 
 The loaded model is never changed after loading. Per-call masks travel as a forward keyword argument
 (``maskattn_call``) that transformers hands to every attention layer; our registered attention function
-(``transformers.AttentionInterface``, name ``"maskattn"``) intersects them with the model's own mask and records the
-weights it used. A matching ``AttentionMaskInterface`` entry makes the model's own padding/causal masks reach it
-as a dense boolean mask (True = may attend), never skipped.
+(``transformers.AttentionInterface``, name ``"maskattn"``) intersects them with the model's own mask and
+records the weights it used. A matching ``AttentionMaskInterface`` entry makes the model's own padding/causal
+masks reach it as a dense boolean mask (True = may attend), never skipped.
 
 Shapes: B batch (always 1 here), H query heads, H_kv key/value heads (fewer under grouped-query attention),
 T tokens, D head dim, L layers.
@@ -51,10 +51,10 @@ def maskattn_attention(
     maskattn_call: CallState | None = None,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``(out (B, T, H, D), weights (B, H, T, T))``: the attention of one layer under this call's plan."""
+    """Return ``(out (B, T, H, D), weights (B, H, T, T))``: one layer's attention under this call's plan."""
     num_heads, num_kv_heads = query.shape[1], key.shape[1]
     if num_kv_heads != num_heads:
-        # Grouped-query attention: query head h reads key/value head h // (H / H_kv), so plan head h is query head h.
+        # Grouped-query attention: query head h reads kv head h // (H / H_kv); plan head h = query head h.
         key = key.repeat_interleave(num_heads // num_kv_heads, dim=1)  # (B, H, T, D)
         value = value.repeat_interleave(num_heads // num_kv_heads, dim=1)  # (B, H, T, D)
 
@@ -90,7 +90,7 @@ def maskattn_attention(
 
 
 def maskattn_mask(*args: Any, **kwargs: Any) -> torch.Tensor | None:
-    """Return the model's own mask as dense bool (True = may attend): never skipped, so causality is explicit."""
+    """Return the model's own mask as dense bool (True = may attend), never skipped: causality is explicit."""
     kwargs["allow_is_causal_skip"] = False
     kwargs["allow_is_bidirectional_skip"] = False
     return sdpa_mask(*args, **kwargs)
@@ -143,7 +143,7 @@ class ModelLoadError(ValueError):
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Incremental recompute: an edit that touches only layers ℓ… reuses what the unmasked run fed into layer ℓ.
+# Incremental recompute: an edit touching only layers ℓ… reuses what the unmasked run fed into layer ℓ.
 # ------------------------------------------------------------------------------------------------------------
 
 
@@ -154,12 +154,10 @@ class LayerInput:
     hidden: torch.Tensor  # (1, T, E) the hidden states entering the layer
     args: tuple  # the positional arguments after the hidden states
     kwargs: dict  # keyword arguments: the model's own mask, rotary position embeddings, …
-    hidden_keyword: (
-        str | None
-    )  # the keyword the hidden states came in under (None: first positional argument)
+    hidden_keyword: str | None  # the keyword they came in under (None: the first positional argument)
 
     def call(self, layer: torch.nn.Module, hidden: torch.Tensor, call: CallState) -> torch.Tensor:
-        """Return the hidden states ``layer`` gives for ``hidden (1, T, E)``, with everything else as recorded."""
+        """Return the hidden states ``layer`` gives for ``hidden (1, T, E)``, everything else as recorded."""
         if self.hidden_keyword is None:
             out = layer(hidden, *self.args, **self.kwargs, maskattn_call=call)
         else:
@@ -173,7 +171,7 @@ _LAYER_INPUTS: ContextVar[dict[int, LayerInput] | None] = ContextVar("maskattn_l
 
 
 def _layer_input_recorder(index: int) -> Callable:
-    """Return a forward pre-hook that stores layer ``index``'s inputs when this context records, else does nothing."""
+    """Return a forward pre-hook storing layer ``index``'s inputs when this context records (else a no-op)."""
 
     def hook(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
         record = _LAYER_INPUTS.get()
@@ -182,9 +180,13 @@ def _layer_input_recorder(index: int) -> Callable:
         kwargs = {k: v for k, v in kwargs.items() if k != "maskattn_call"}
         if args:
             hidden, args, keyword = args[0], tuple(args[1:]), None
-        else:
+        elif isinstance(kwargs.get("hidden_states"), torch.Tensor):
             keyword = "hidden_states"
             hidden = kwargs.pop(keyword)
+        else:
+            return  # a layer called some other way: left unrecorded, so this text runs in full
+        if not isinstance(hidden, torch.Tensor):
+            return
         # A copy: the recorded tensor must stay what entered the layer even if a layer updated it in place.
         record[index] = LayerInput(hidden.clone(), args, kwargs, keyword)
 
@@ -207,9 +209,9 @@ def _is_norm(module: torch.nn.Module) -> bool:
 def find_layer_stack(model: torch.nn.Module, num_layers: int, with_head: bool) -> LayerStack | None:
     """Return the layer list, final norm and LM head of ``model`` (None when its layout is not recognised).
 
-    The layers are the first ``ModuleList`` of ``num_layers`` modules in the base model (``encoder.layer``, ``h``,
-    ``layers``); the final norm is a norm module registered after that list, beside it or beside one of its
-    parents; the head is the one child of the full model besides the base model. Whatever this guesses is
+    The layers are the first ``ModuleList`` of ``num_layers`` modules in the base model (``encoder.layer``,
+    ``h``, ``layers``); the final norm is a norm module registered after that list, beside it or beside one of
+    its parents; the head is the one child of the full model besides the base model. Whatever this guesses is
     checked against a full forward before it is used (``MaskedModel._check_incremental``).
     """
     base = getattr(model, "base_model", model)
@@ -253,6 +255,7 @@ class _Baseline:
     attentions: torch.Tensor  # (L, H, T, T) CPU float32
     seconds: float
     layer_inputs: tuple[LayerInput, ...] | None  # per layer; None when not recorded
+    strings: tuple[tuple[str, ...], tuple[str, ...]]  # token strings and readable labels (decoding is slow)
 
 
 BASELINE_CACHE_SIZE = 8
@@ -261,9 +264,10 @@ BASELINE_CACHE_SIZE = 8
 class MaskedModel:
     """A loaded Hugging Face model whose attention runs through maskattn; immutable after loading.
 
-    ``run`` is safe to call from several threads at once: each call's masks, gates and recorded weights live in
-    that call's own ``CallState``. At load time each transformer layer gets one forward pre-hook that records its
-    inputs only inside this library's unmasked runs (a per-thread ``ContextVar``); it changes no computation.
+    ``run`` is safe to call from several threads at once: each call's masks, gates and recorded weights live
+    in that call's own ``CallState``. At load time each transformer layer gets one forward pre-hook that
+    records its inputs only inside this library's unmasked runs (a per-thread ``ContextVar``); it changes no
+    computation.
     """
 
     def __init__(self, model: Any, tokenizer: Any, name: str, *, max_length: int | None = None) -> None:
@@ -302,7 +306,7 @@ class MaskedModel:
         self._lock = threading.Lock()
 
         self._stack = find_layer_stack(model, self.num_layers, with_head=self.kind != "encoder")
-        # None: not checked yet; True: checked equal to a full forward; a string: why incremental runs are off.
+        # None: not checked yet; True: checked equal to a full forward; a string: why incremental is off.
         self._incremental: bool | str | None = None if self._stack else "layer list not recognised"
         if self._stack is not None:
             for index, layer in enumerate(self._stack.layers):
@@ -314,7 +318,7 @@ class MaskedModel:
 
     @property
     def incremental_available(self) -> bool | None:
-        """Return whether edits can reuse cached lower layers (None until the first unmasked run checks it)."""
+        """Return whether edits can reuse cached lower layers (None until the first unmasked run tells)."""
         return self._incremental if self._incremental in (None, True) else False
 
     def tokenize(self, text: str) -> tuple[torch.Tensor, bool]:
@@ -366,7 +370,7 @@ class MaskedModel:
     def _forward_from(
         self, first: int, layer_inputs: tuple[LayerInput, ...], plan: MaskPlan
     ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
-        """Return what ``_forward`` returns, running only layers ``first``… from the recorded input of ``first``."""
+        """Return what ``_forward`` returns, running layers ``first``… from their recorded input."""
         stack = self._stack
         num_tokens = layer_inputs[first].hidden.shape[1]
         call = CallState(plan.compile(self.num_layers, self.num_heads, num_tokens, device=self.device))
@@ -379,19 +383,19 @@ class MaskedModel:
         return hidden[0], logits, call.weights
 
     def _attentions(self, weights: dict, first: int = 0, below: torch.Tensor | None = None) -> torch.Tensor:
-        """Return ``(L, H, T, T)`` CPU float32: layers ``first``… from ``weights``, the ones below from ``below``."""
+        """Return ``(L, H, T, T)`` CPU float32: layers ``first``… from ``weights``, lower from ``below``."""
         computed = torch.stack([weights[i][0] for i in range(first, self.num_layers)]).float().cpu()
         return computed if first == 0 else torch.cat([below[:first], computed])
 
     # -- the unmasked run ------------------------------------------------------------------------------------
 
     def _baseline(self, text: str, input_ids: torch.Tensor, truncated: bool) -> _Baseline:
-        """Return the unmasked run of ``text`` (cached: every edit of a plan on the same text compares to it)."""
+        """Return the unmasked run of ``text`` (cached: every edit of a plan on this text compares to it)."""
         with self._lock:
             if text in self._baselines:
                 self._baselines.move_to_end(text)
                 return self._baselines[text]
-        record: dict[int, LayerInput] | None = {} if self._incremental is not False and self._stack else None
+        record: dict[int, LayerInput] | None = {} if self._incremental in (None, True) else None
         token = _LAYER_INPUTS.set(record)
         try:
             start = time.perf_counter()
@@ -403,8 +407,9 @@ class MaskedModel:
         layer_inputs = None
         if record is not None and sorted(record) == list(range(self.num_layers)):
             layer_inputs = tuple(record[i] for i in range(self.num_layers))
+        strings = tuple(tuple(part) for part in self.token_strings(input_ids[0]))
         baseline = _Baseline(
-            input_ids, truncated, hidden, logits, self._attentions(weights), seconds, layer_inputs
+            input_ids, truncated, hidden, logits, self._attentions(weights), seconds, layer_inputs, strings
         )
         if layer_inputs is not None and self._incremental is None:
             self._check_incremental(baseline)
@@ -415,7 +420,7 @@ class MaskedModel:
         return baseline
 
     def _check_incremental(self, baseline: _Baseline) -> None:
-        """Turn incremental runs on only if replaying every layer from the recorded inputs equals the full run."""
+        """Turn incremental runs on only if replaying all layers from recorded inputs equals the full run."""
         try:
             hidden, logits, weights = self._forward_from(0, baseline.layer_inputs, MaskPlan())
         except Exception as err:  # any failure to replay means: not this model; full runs still work
@@ -429,23 +434,31 @@ class MaskedModel:
         same = same and torch.allclose(self._attentions(weights), baseline.attentions, atol=1e-5)
         self._incremental = True if same else "replaying the layers did not reproduce the full forward"
 
+    def clear_cache(self) -> None:
+        """Forget the cached unmasked runs (they are recomputed on the next run of each text)."""
+        with self._lock:
+            self._baselines.clear()
+
     def baseline(self, text: str, *, top_k: int = 5) -> RunResult:
         """Return the unmasked run of ``text`` (cached)."""
         _check_top_k(top_k)
         input_ids, truncated = self.tokenize(text)
         return self._baseline_result(self._baseline(text, input_ids, truncated), top_k)
 
-    def _baseline_result(self, baseline: _Baseline, top_k: int) -> RunResult:
+    def _baseline_result(self, baseline: _Baseline, top_k: int, *, copy: bool = True) -> RunResult:
+        """Return the cached unmasked run as a result; ``copy``: tensors a caller may change without harm."""
+        hidden, logits, attentions = _copies(baseline) if copy else _tensors(baseline)
         return self._result(
             baseline.input_ids,
             baseline.truncated,
             MaskPlan(),
             baseline.seconds,
-            baseline.hidden,
-            baseline.logits,
-            baseline.attentions,
+            hidden,
+            logits,
+            attentions,
             top_k,
             recomputed_from=self.num_layers,
+            strings=baseline.strings,
         )
 
     # -- the public run --------------------------------------------------------------------------------------
@@ -455,9 +468,10 @@ class MaskedModel:
     ) -> RunResult:
         """Return the masked run of ``text`` under ``plan``, with its effect against the unmasked run.
 
-        With ``incremental`` (the default) a plan whose lowest touched layer is ℓ reruns only layers ℓ…L−1 from
-        the unmasked run's cached input of layer ℓ (equal to a full run; checked once per model against one), and
-        the empty plan returns the cached unmasked run. ``incremental=False`` always runs the whole model.
+        With ``incremental`` (the default) a plan whose lowest touched layer is ℓ reruns only layers ℓ…L−1
+        from the unmasked run's cached input of layer ℓ (equal to a full run; checked once per model against
+        one), and the empty plan returns the cached unmasked run. ``incremental=False`` always runs the whole
+        model.
         """
         _check_top_k(top_k)
         plan = plan or MaskPlan()
@@ -472,7 +486,7 @@ class MaskedModel:
         reuse = reuse and self._incremental is True
         start = time.perf_counter()
         if reuse and first == self.num_layers:  # the plan names no layer: nothing to recompute
-            hidden, logits, attentions = baseline.hidden, baseline.logits, baseline.attentions
+            hidden, logits, attentions = _copies(baseline)
         elif reuse:
             hidden, logits, weights = self._forward_from(first, baseline.layer_inputs, plan)
             attentions = self._attentions(weights, first, baseline.attentions)
@@ -483,11 +497,20 @@ class MaskedModel:
         self._synchronize()
         seconds = time.perf_counter() - start
         result = self._result(
-            input_ids, truncated, plan, seconds, hidden, logits, attentions, top_k, recomputed_from=first
+            input_ids,
+            truncated,
+            plan,
+            seconds,
+            hidden,
+            logits,
+            attentions,
+            top_k,
+            recomputed_from=first,
+            strings=baseline.strings if baseline is not None else None,
         )
         if baseline is None:
             return result
-        return _with_effect(result, self._baseline_result(baseline, top_k))
+        return _with_effect(result, self._baseline_result(baseline, top_k, copy=False))
 
     # -- assembling results ----------------------------------------------------------------------------------
 
@@ -525,8 +548,9 @@ class MaskedModel:
         top_k: int,
         *,
         recomputed_from: int,
+        strings: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
     ) -> RunResult:
-        tokens, labels = self.token_strings(input_ids[0])
+        tokens, labels = map(list, strings) if strings is not None else self.token_strings(input_ids[0])
         embedding = hidden.float().mean(dim=0).cpu() if self.kind == "encoder" else None
         predictions = ()
         if logits is not None:
@@ -550,6 +574,16 @@ class MaskedModel:
         )
 
 
+def _tensors(baseline: _Baseline) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    return baseline.hidden, baseline.logits, baseline.attentions
+
+
+def _copies(baseline: _Baseline) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Return copies of the cached run's tensors: results handed out must not alias the cache."""
+    logits = None if baseline.logits is None else baseline.logits.clone()
+    return baseline.hidden.clone(), logits, baseline.attentions.clone()
+
+
 def _check_top_k(top_k: Any) -> None:
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
@@ -566,7 +600,7 @@ def _with_effect(result: RunResult, baseline: RunResult) -> RunResult:
         positions = [p.position for p in result.predictions]
         log_p = torch.log_softmax(baseline.logits[positions], dim=-1)  # (P, V) unmasked
         log_q = torch.log_softmax(result.logits[positions], dim=-1)  # (P, V) masked
-        # KL is never negative; rounding can make a no-op plan's KL −1e-9, which a reader would take for a bug.
+        # KL is never negative; rounding can make a no-op plan's KL −1e-9, which a reader takes for a bug.
         kl = max(float((log_p.exp() * (log_p - log_q)).sum(dim=-1).mean()), 0.0)
     return replace(
         result,

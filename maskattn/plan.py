@@ -1,6 +1,6 @@
-"""Mask plans: plain, serialisable data saying which layers × heads get which mask, and which heads are gated.
+"""Mask plans: plain, serialisable data saying which layers × heads get which mask and which heads are gated.
 
-A plan is what users export, share and import, so its JSON form is stable and versioned (format in the README)::
+A plan is what users export, share and import, so its JSON form is stable and versioned (README: format)::
 
     {"version": 1, "rules": [
       {"layers": "all", "heads": "all", "block": {"keys": [3]}},
@@ -9,15 +9,16 @@ A plan is what users export, share and import, so its JSON form is stable and ve
       {"layers": [4], "heads": [7], "gate": 0.0}
     ]}
 
-``block`` removes cells (whole key columns, whole query rows, single ``[query, key]`` cells); ``allow`` keeps only
-the cells of a preset from ``masks.PRESETS``; ``gate`` scales a head's output before the output projection
-(0 = ablated). Rules combine by intersection with each other (and, in the model, with its own padding/causal mask);
-gates on the same head multiply. A plan knows nothing about a model until ``check_fits`` / ``compile`` are given
-its sizes.
+``block`` removes cells (whole key columns, whole query rows, single ``[query, key]`` cells); ``allow`` keeps
+only the cells of a preset from ``masks.PRESETS``; ``gate`` scales a head's output before the output
+projection (0 = ablated). Rules combine by intersection with each other (and, in the model, with its own
+padding/causal mask); gates on the same head multiply. A plan knows nothing about a model until
+``check_fits`` / ``compile`` are given its sizes.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -136,7 +137,10 @@ class Rule:
         block = Block.from_dict(data["block"], f"{where}.block") if "block" in data else None
         allow = None
         if "allow" in data:
-            allow = dict(data["allow"]) if isinstance(data["allow"], Mapping) else data["allow"]
+            # A deep copy: a caller editing its dict later (say a boundaries list) must not change this rule.
+            allow = (
+                copy.deepcopy(dict(data["allow"])) if isinstance(data["allow"], Mapping) else data["allow"]
+            )
             _check_allow(allow, f"{where}.allow")
         gate = None
         if "gate" in data:
@@ -164,7 +168,7 @@ class Rule:
         if self.block is not None:
             out["block"] = self.block.to_dict()
         if self.allow is not None:
-            out["allow"] = dict(self.allow)
+            out["allow"] = copy.deepcopy(dict(self.allow))
         if self.gate is not None:
             out["gate"] = self.gate
         if self.label:
@@ -220,14 +224,14 @@ class MaskPlan:
 
     @classmethod
     def from_dict(cls, data: Any) -> MaskPlan:
-        """Return the plan of a dict in the documented format; anything invalid raises ValueError naming it."""
+        """Return the plan a dict in the documented format describes; bad input: ValueError naming it."""
         if not isinstance(data, Mapping):
             raise ValueError(f"a mask plan must be a JSON object, got {type(data).__name__}")
         unknown = set(data) - _PLAN_KEYS
         if unknown:
             raise ValueError(f"plan: unknown key(s) {sorted(unknown)}; allowed: {sorted(_PLAN_KEYS)}")
         version = data.get("version")
-        # bool and float compare equal to 1 in Python, but a plan written with them is not a version-1 document.
+        # True and 1.0 equal 1 in Python, but a plan written with them is not a version-1 document.
         if type(version) is not int or version != PLAN_VERSION:
             raise ValueError(f"plan.version: this maskattn reads version {PLAN_VERSION}, got {version!r}")
         rules = data.get("rules", [])
@@ -314,7 +318,7 @@ class MaskPlan:
     def compile(
         self, num_layers: int, num_heads: int, num_tokens: int, device: Any = None
     ) -> list[LayerMask | None]:
-        """Return, per layer, the ``(H, T, T)`` allow masks and ``(H,)`` gates this plan gives (None = untouched)."""
+        """Return per layer the ``(H, T, T)`` allow masks and ``(H,)`` gates (None = layer untouched)."""
         self.check_fits(num_layers, num_heads, num_tokens)
         cache_key = (num_layers, num_heads, num_tokens, str(device))
         if cache_key in self._cache:

@@ -1,8 +1,8 @@
 """Turn the Explorer's edits (painted cells, presets, gates) into changes of a MaskPlan. Pure: no Streamlit.
 
-The plan is the single source of truth. Cells painted on the focus grid live in rules labelled ``"paint"``, one per
-target (a layer × heads rectangle), so they can be edited again; presets and gates are rules of their own; rules
-imported from a file are kept as they are.
+The plan is the single source of truth. Cells painted on the focus grid live in rules labelled
+``"paint"``, one per target (a layer × heads rectangle), so they can be edited again; presets and gates are
+rules of their own; rules imported from a file are kept as they are.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _blocked_by(rules: Iterable[Rule], num_tokens: int) -> torch.Tensor:
 
 
 def head_masks(plan: MaskPlan, layer: int, head: int, num_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``(painted, locked)``, both ``(T, T)`` bool blocked: cells painted for this head, cells other rules block."""
+    """Return ``(painted, locked)``, ``(T, T)`` bool: cells painted for this head, cells other rules block."""
     covering = [r for r in plan.rules if _covers(r, layer, head)]
     painted = _blocked_by((r for r in covering if _is_paint(r)), num_tokens)
     locked = _blocked_by((r for r in covering if not _is_paint(r)), num_tokens)
@@ -92,11 +92,15 @@ def apply_paint(
     after: torch.Tensor,
     targets: list[Target],
 ) -> MaskPlan:
-    """Return ``plan`` with a paint edit of the focused head applied: cells newly blocked in ``after`` go to the
-    targets' paint rules; cells erased are removed from every paint rule covering the focused head (rules only
-    intersect, so that is the only way to let a cell through again)."""
+    """Return ``plan`` with a paint edit of the focused head applied.
+
+    Cells newly blocked in ``after`` go to the targets' paint rules; cells erased are removed from every paint
+    rule covering the focused head (rules only intersect, the only way to let a cell through again).
+    """
     if before.shape != after.shape or before.dim() != 2:
-        raise ValueError(f"paint grids must be equal (T, T) shapes, got {tuple(before.shape)}, {tuple(after.shape)}")
+        raise ValueError(
+            f"paint grids must be equal (T, T) shapes, got {tuple(before.shape)}, {tuple(after.shape)}"
+        )
     num_tokens = after.shape[0]
     added = after & ~before
     erased = before & ~after

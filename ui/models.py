@@ -9,7 +9,7 @@ from maskattn import DEFAULT_MODEL_ID, MaskedModel, MaskPlan, RunResult, load_mo
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def get_model(name: str) -> MaskedModel:
-    """Return the loaded model ``name`` (shared by every session; plans travel per call, never on the model)."""
+    """Return the loaded model ``name``, shared by every session (plans travel per call, never on it)."""
     return load_model(None if name == DEFAULT_MODEL_ID else name)
 
 

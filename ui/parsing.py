@@ -6,7 +6,7 @@ MAX_INDICES = 512
 
 
 def parse_indices(text: str) -> list[int]:
-    """Return the non-negative integers in a comma- or space-separated list; anything else raises ValueError."""
+    """Return the non-negative integers of a comma- or space-separated list; else raise ValueError."""
     parts = [p for p in text.replace(",", " ").split() if p]
     if len(parts) > MAX_INDICES:
         raise ValueError(f"at most {MAX_INDICES} indices, got {len(parts)}")

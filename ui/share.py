@@ -77,5 +77,7 @@ def from_query_params(params: dict[str, str], default_text: str) -> tuple[Shared
 def read_plan_file(data: bytes) -> MaskPlan:
     """Return the plan in an uploaded JSON file; too large, not UTF-8 or invalid raises ValueError."""
     if len(data) > MAX_PLAN_BYTES:
-        raise ValueError(f"the plan file is larger than the limit of {MAX_PLAN_BYTES // 1000} kB ({len(data)} bytes)")
+        raise ValueError(
+            f"the plan file is larger than the limit of {MAX_PLAN_BYTES // 1000} kB ({len(data)} bytes)"
+        )
     return MaskPlan.from_json(data)

@@ -21,7 +21,8 @@ def render() -> None:
             "Model",
             [DEFAULT_MODEL_ID, CUSTOM],
             index=0 if current == DEFAULT_MODEL_ID else 1,
-            help="The default model is bundled and works offline. Other models load from the Hugging Face hub "
+            help="The default model is bundled and works offline. Other models load from the Hugging Face "
+            "hub "
             "or a local folder.",
             key="sb_model_choice",
         )

@@ -6,12 +6,24 @@ import streamlit as st
 
 from maskattn.figures import DEFAULT_THEME, PRESENTATION_THEME, Theme
 
+# Projector styling. Only text grows (body copy, labels, tables, formulas); widgets keep their size so the
+# controls in narrow columns still fit. Grey captions turn near-black, and the sidebar loses what a
+# projected page does not need (device line, help icons, the deploy toolbar).
 PRESENTATION_CSS = """
 <style>
-html, body, [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
-[data-testid="stSidebar"] { min-width: 220px; max-width: 240px; }
-h1 { font-size: 2.6rem !important; } h2 { font-size: 2rem !important; } h3 { font-size: 1.6rem !important; }
-[data-testid="stCaptionContainer"] { font-size: 1.05rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stMarkdown"] :is(p, li, td, th) {
+  font-size: 1.3rem; line-height: 1.5;
+}
+[data-testid="stMainBlockContainer"] [data-testid="stWidgetLabel"] p { font-size: 1.1rem; font-weight: 600; }
+[data-testid="stMainBlockContainer"] [data-testid="stCaptionContainer"] :is(p, span, a) {
+  font-size: 1.1rem; color: #111111;
+}
+[data-testid="stMainBlockContainer"] .katex { font-size: 1.4em; }
+[data-testid="stMainBlockContainer"] { color: #000000; }
+h1 { font-size: 2.8rem !important; } h2 { font-size: 2.1rem !important; } h3 { font-size: 1.7rem !important; }
+[data-testid="stToolbar"] { display: none; }
+[data-testid="stSidebar"] [data-testid="stCaptionContainer"],
+[data-testid="stSidebar"] [data-testid="stTooltipIcon"] { display: none; }
 </style>
 """
 

@@ -12,26 +12,43 @@ from .parsing import parse_indices
 
 
 def preset_params(preset: Preset, *, key_prefix: str) -> dict[str, Any]:
-    """Draw one input per parameter of ``preset`` and return the chosen values (bad index lists shown as errors)."""
+    """Draw one input per parameter of ``preset`` and return the chosen values (bad lists shown as errors)."""
     values: dict[str, Any] = {}
     for param in preset.params:
         key = f"{key_prefix}_{preset.name}_{param.name}"
         label = param.name.replace("_", " ")
         if param.kind == "int":
             values[param.name] = int(
-                st.number_input(label, int(param.minimum), int(param.maximum), int(param.default), key=key,
-                                help=param.help or None)
+                st.number_input(
+                    label,
+                    int(param.minimum),
+                    int(param.maximum),
+                    int(param.default),
+                    key=key,
+                    help=param.help or None,
+                )
             )
         elif param.kind == "float":
             values[param.name] = float(
-                st.slider(label, float(param.minimum), float(param.maximum), float(param.default), 0.05, key=key,
-                          help=param.help or None)
+                st.slider(
+                    label,
+                    float(param.minimum),
+                    float(param.maximum),
+                    float(param.default),
+                    0.05,
+                    key=key,
+                    help=param.help or None,
+                )
             )
         elif param.kind == "bool":
             values[param.name] = st.checkbox(label, bool(param.default), key=key, help=param.help or None)
         elif param.kind == "indices":
-            text = st.text_input(label, ", ".join(map(str, param.default)), key=key,
-                                 help=(param.help + " · " if param.help else "") + "comma-separated, e.g. 0, 5")
+            text = st.text_input(
+                label,
+                ", ".join(map(str, param.default)),
+                key=key,
+                help=(param.help + " · " if param.help else "") + "comma-separated, e.g. 0, 5",
+            )
             try:
                 values[param.name] = parse_indices(text)
             except ValueError as err:

@@ -105,7 +105,10 @@ def test_empty_text_shows_an_error_not_a_traceback(app):
         ("{not json", "not valid JSON"),
         ('{"version": 7, "rules": []}', "version"),
         ('{"version": 1, "rules": [{"layers": [9], "heads": "all", "gate": 0}]}', "out of range"),
-        ('{"version": 1, "rules": [{"layers": "all", "heads": "all", "block": {"keys": [99]}}]}', "past the text"),
+        (
+            '{"version": 1, "rules": [{"layers": "all", "heads": "all", "block": {"keys": [99]}}]}',
+            "past the text",
+        ),
     ],
 )
 def test_bad_plan_import_is_refused_with_a_reason(app, pasted, reason):
@@ -119,7 +122,9 @@ def test_bad_plan_import_is_refused_with_a_reason(app, pasted, reason):
 
 def test_good_plan_import_applies(app):
     at = no_exceptions(app.run())
-    at.text_area(key="ex_paste").input('{"version": 1, "rules": [{"layers": [0], "heads": [0], "gate": 0}]}').run()
+    at.text_area(key="ex_paste").input(
+        '{"version": 1, "rules": [{"layers": [0], "heads": [0], "gate": 0}]}'
+    ).run()
     at.button(key="ex_paste_apply").click().run()
     no_exceptions(at)
     assert at.session_state["ex_plan"].rules[0].gate == 0.0

@@ -1,4 +1,4 @@
-"""The Explorer's edit logic: paint, presets and gates become plan rules, and painting can be undone cell by cell."""
+"""The Explorer's edit logic: paint, presets and gates become plan rules; paint can be erased cell by cell."""
 
 import pytest
 import torch
@@ -17,15 +17,20 @@ def grid(text: str) -> torch.Tensor:
 
 def blocked_of(plan: MaskPlan, layer: int, head: int, num_layers: int = 2, num_heads: int = 3) -> str:
     compiled = plan.compile(num_layers, num_heads, T)[layer]
-    allow = torch.ones(T, T, dtype=torch.bool) if compiled is None or compiled.allow is None else compiled.allow[head]
+    allow = (
+        torch.ones(T, T, dtype=torch.bool)
+        if compiled is None or compiled.allow is None
+        else compiled.allow[head]
+    )
     return render_grid(~allow)  # ■ = blocked
 
 
 def test_painting_one_head_blocks_only_that_head():
     after = grid("⬚⬚⬚⬚\n⬚⬚■⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚")
     targets = editing.scope_targets("head", (1, 2), (), num_layers=2)
-    plan = editing.apply_paint(MaskPlan(), focus=(1, 2), before=torch.zeros(T, T, dtype=torch.bool),
-                               after=after, targets=targets)
+    plan = editing.apply_paint(
+        MaskPlan(), focus=(1, 2), before=torch.zeros(T, T, dtype=torch.bool), after=after, targets=targets
+    )
     assert blocked_of(plan, 1, 2) == "⬚⬚⬚⬚\n⬚⬚■⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚"
     assert blocked_of(plan, 1, 1) == "⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚"
     assert plan.compile(2, 3, T)[0] is None
@@ -33,8 +38,13 @@ def test_painting_one_head_blocks_only_that_head():
 
 def test_full_rows_and_columns_are_stored_compactly():
     after = grid("⬚■⬚⬚\n■■■■\n⬚■⬚⬚\n⬚■⬚⬚")
-    plan = editing.apply_paint(MaskPlan(), focus=(0, 0), before=torch.zeros(T, T, dtype=torch.bool), after=after,
-                               targets=editing.scope_targets("layer", (0, 0), (), 2))
+    plan = editing.apply_paint(
+        MaskPlan(),
+        focus=(0, 0),
+        before=torch.zeros(T, T, dtype=torch.bool),
+        after=after,
+        targets=editing.scope_targets("layer", (0, 0), (), 2),
+    )
     (only,) = plan.rules
     assert only.block.keys == (1,) and only.block.queries == (1,) and only.block.cells == ()
     assert only.heads == "all" and only.layers == (0,)
@@ -42,14 +52,21 @@ def test_full_rows_and_columns_are_stored_compactly():
 
 def test_erasing_removes_cell_from_every_paint_rule_covering_the_head():
     everywhere = editing.apply_paint(
-        MaskPlan(), focus=(0, 0), before=torch.zeros(T, T, dtype=torch.bool),
-        after=grid("■⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚■"), targets=editing.scope_targets("all", (0, 0), (), 2),
+        MaskPlan(),
+        focus=(0, 0),
+        before=torch.zeros(T, T, dtype=torch.bool),
+        after=grid("■⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚■"),
+        targets=editing.scope_targets("all", (0, 0), (), 2),
     )
     painted, locked = editing.head_masks(everywhere, 1, 1, T)
     assert render_grid(painted) == "■⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚■" and not locked.any()
-    erased = editing.apply_paint(everywhere, focus=(1, 1), before=painted,
-                                 after=grid("⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚■"),
-                                 targets=editing.scope_targets("head", (1, 1), (), 2))
+    erased = editing.apply_paint(
+        everywhere,
+        focus=(1, 1),
+        before=painted,
+        after=grid("⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚■"),
+        targets=editing.scope_targets("head", (1, 1), (), 2),
+    )
     assert blocked_of(erased, 0, 2) == "⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚■"
 
 
@@ -78,9 +95,13 @@ def test_gates_set_replace_and_clear():
 
 def test_imported_rules_are_kept_and_removable():
     imported = MaskPlan((rule([0], "all", block={"keys": [2]}), rule("all", [1], gate=0.0)))
-    plan = editing.apply_paint(imported, focus=(0, 0), before=torch.zeros(T, T, dtype=torch.bool),
-                               after=grid("■⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚"),
-                               targets=editing.scope_targets("head", (0, 0), (), 2))
+    plan = editing.apply_paint(
+        imported,
+        focus=(0, 0),
+        before=torch.zeros(T, T, dtype=torch.bool),
+        after=grid("■⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚\n⬚⬚⬚⬚"),
+        targets=editing.scope_targets("head", (0, 0), (), 2),
+    )
     assert plan.rules[:2] == imported.rules
     assert editing.remove_rule(plan, 0).rules == plan.rules[1:]
     with pytest.raises(ValueError, match="no rule 9"):

@@ -3,6 +3,7 @@
 import pytest
 
 from maskattn import DEFAULT_MODEL_ID, MaskPlan, rule
+from ui.parsing import parse_indices
 from ui.share import (
     MAX_PLAN_BYTES,
     SharedState,
@@ -12,7 +13,6 @@ from ui.share import (
     to_query_params,
     unpack_plan,
 )
-from ui.parsing import parse_indices
 
 PLAN = MaskPlan((rule("all", "all", block={"keys": [3]}), rule([4], [7], gate=0.0)))
 

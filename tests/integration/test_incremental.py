@@ -1,0 +1,124 @@
+"""Incremental recompute: a plan touching layers ℓ… reruns them from the unmasked run's input of layer ℓ.
+
+The reference is always the same plan run through the whole model (``incremental=False``), which the tests in
+``test_hf_reference.py`` tie to Hugging Face's eager attention.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from maskattn import MaskPlan, from_config, rule
+from maskattn.hf import LayerStack
+
+from .conftest import TEXT, Arch
+
+OTHER_TEXT = "A short sentence, then another one about masks."
+
+
+def plan_from(layer: int, num_layers: int) -> MaskPlan:
+    """Return a plan whose lowest layer is ``layer``: a block and a gate there, a window in the last layer."""
+    return MaskPlan(
+        (
+            rule([layer], [0, 1], block={"keys": [2], "cells": [[4, 1]]}),
+            rule([layer], [1], gate=0.0),
+            rule([num_layers - 1], "all", allow={"preset": "sliding_window", "size": 3}),
+        )
+    )
+
+
+def assert_same_run(got, want) -> None:
+    torch.testing.assert_close(got.attentions, want.attentions, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got.hidden, want.hidden, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got.token_change, want.token_change, atol=1e-5, rtol=0)
+    if want.logits is not None:
+        torch.testing.assert_close(got.logits, want.logits, atol=1e-4, rtol=1e-5)
+        assert got.kl_divergence == pytest.approx(want.kl_divergence, abs=1e-6)
+        assert [p.tokens for p in got.predictions] == [p.tokens for p in want.predictions]
+    if want.embedding_cosine is not None:
+        assert got.embedding_cosine == pytest.approx(want.embedding_cosine, abs=1e-6)
+
+
+@pytest.mark.parametrize("text", [TEXT, OTHER_TEXT], ids=["text", "other-text"])
+def test_incremental_equals_a_full_run_from_every_layer(arch: Arch, text: str) -> None:
+    model = arch.masked
+    for layer in range(model.num_layers):
+        plan = plan_from(layer, model.num_layers)
+        incremental = model.run(text, plan)
+        full = model.run(text, plan, incremental=False)
+        assert incremental.recomputed_from == layer
+        assert full.recomputed_from == 0
+        assert_same_run(incremental, full)
+        assert incremental.token_change.max() > 1e-5  # the plan did something, so equality says something
+    assert model.incremental_available is True
+
+
+def test_layers_below_the_plan_keep_the_unmasked_weights(arch: Arch) -> None:
+    model = arch.masked
+    last = model.num_layers - 1
+    baseline = model.baseline(TEXT)
+    result = model.run(TEXT, MaskPlan((rule([last], [0], block={"keys": [1]}),)))
+    assert result.recomputed_from == last
+    assert torch.equal(result.attentions[:last], baseline.attentions[:last])
+    assert (result.attentions[last, 0, :, 1] == 0).all()
+
+
+def test_plans_touching_no_layer_and_the_empty_plan_recompute_nothing(arch: Arch) -> None:
+    model = arch.masked
+    baseline = model.baseline(TEXT)
+    for plan in (MaskPlan(), MaskPlan((rule([], "all", gate=0.0),))):
+        result = model.run(TEXT, plan)
+        assert result.recomputed_from == model.num_layers
+        assert torch.equal(result.hidden, baseline.hidden)
+        assert torch.equal(result.attentions, baseline.attentions)
+        assert_same_run(result, model.run(TEXT, plan, incremental=False))
+
+
+def test_a_layout_that_does_not_replay_exactly_falls_back_to_full_runs(bert_tokenizer) -> None:
+    from transformers import GPT2Config
+
+    config = GPT2Config(
+        n_layer=2,
+        n_head=4,
+        n_embd=32,
+        n_positions=64,
+        vocab_size=bert_tokenizer.vocab_size,
+        initializer_range=0.2,
+    )
+    config.architectures = ["GPT2LMHeadModel"]
+    model = from_config(config, bert_tokenizer)
+    assert model._stack.norm is model.model.transformer.ln_f
+    # Pretend the final norm was not found: a replay would then differ from the full forward.
+    model._stack = LayerStack(model._stack.layers, None, model._stack.head)
+    plan = plan_from(1, 2)
+    result = model.run(TEXT, plan)
+    assert model.incremental_available is False
+    assert result.recomputed_from == 0
+    assert_same_run(result, model.run(TEXT, plan, incremental=False))
+
+
+def test_layer_inputs_are_only_recorded_for_the_unmasked_run(arch: Arch) -> None:
+    from maskattn.hf import _LAYER_INPUTS
+
+    model = arch.masked
+    model.run(TEXT, plan_from(0, model.num_layers), incremental=False)
+    assert _LAYER_INPUTS.get() is None  # the recorder is off again outside the unmasked run
+    with torch.inference_mode():
+        model.model(input_ids=arch.ids())  # a plain forward of the model records nothing and works as before
+    assert _LAYER_INPUTS.get() is None
+
+
+def test_results_handed_out_do_not_share_tensors_with_the_cache(arch: Arch) -> None:
+    model = arch.masked
+    no_layer = MaskPlan((rule([], "all", gate=0.0),))
+    for plan in (MaskPlan(), no_layer):
+        spoiled = model.run(TEXT, plan)
+        spoiled.attentions.zero_()  # a caller changing its result in place…
+        spoiled.hidden.zero_()
+        if spoiled.logits is not None:
+            spoiled.logits.zero_()
+    last = model.num_layers - 1
+    plan = MaskPlan((rule([last], [0], gate=0.0),))
+    assert_same_run(model.run(TEXT, plan), model.run(TEXT, plan, incremental=False))  # …changes no later run
+    assert model.run(TEXT).attentions.sum(dim=-1).allclose(torch.ones(1))
