@@ -1,0 +1,464 @@
+"""Mask Lab: paint a mask and compare three masking semantics on our module; step through one real head."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+
+from maskattn import DEFAULT_MODEL_ID, PRESETS, MaskPlan, ModelLoadError, make_preset, rule
+from maskattn import figures as fig
+from maskattn.stepthrough import (
+    SEMANTICS,
+    Finding,
+    compare_semantics,
+    model_embeddings,
+    random_inputs,
+    seeded_module,
+)
+from ui import classroom
+from ui.i18n import language_switch
+from ui.lessons import Language, tr
+from ui.lessons.content import describe_finding
+from ui.models import get_model, run_cached
+from ui.painter import PainterWords, grid_painter
+from ui.theme import figure_theme
+
+MIN_TOKENS, MAX_TOKENS = 2, 16
+HEAD_CHOICES = (1, 2, 3, 4)
+RANDOM_D_MODEL = 24  # divisible by every choice of heads
+DEFAULT_TEXT = "The cat sat on the mat."
+MAX_TRACE_TOKENS = 32
+PRESET_BUTTONS = tuple(PRESETS)  # "full" first: it is the Clear button
+INVERT = "invert"
+
+
+# -- state
+
+
+def init_state() -> None:
+    defaults = {
+        "ml_source": "random",
+        "ml_length": 6,
+        "ml_heads": 2,
+        "ml_head": 0,
+        "ml_seed": 0,
+        "ml_text": DEFAULT_TEXT,
+        "ml_view": "semantics",
+        "ml_tr_text": DEFAULT_TEXT,
+        "ml_tr_layer": 0,
+        "ml_tr_head": 2,
+        "ml_tr_preset": "full",
+        "ml_tr_block": [2],  # "cat": the previous-token head 0.2 must look elsewhere for "sat"
+    }
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+    if "ml_blocked" not in st.session_state:
+        st.session_state["ml_blocked"] = blocked_preset("causal", st.session_state["ml_length"])
+
+
+def blocked_preset(name: str, num_tokens: int) -> np.ndarray:
+    """Return the ``(T, T)`` blocked cells of preset ``name`` with its default parameters."""
+    return (~make_preset(name).dense(num_tokens)).numpy()
+
+
+def fit_blocked(num_tokens: int) -> np.ndarray:
+    """Return the painted mask cut or padded (with allowed cells) to ``num_tokens``; stored in the state."""
+    old = np.asarray(st.session_state["ml_blocked"], dtype=bool)
+    if old.shape != (num_tokens, num_tokens):
+        new = np.zeros((num_tokens, num_tokens), dtype=bool)
+        keep = min(num_tokens, old.shape[0])
+        new[:keep, :keep] = old[:keep, :keep]
+        st.session_state["ml_blocked"] = new
+    return st.session_state["ml_blocked"]
+
+
+def on_paint(after: np.ndarray) -> None:
+    st.session_state["ml_blocked"] = np.asarray(after, dtype=bool)
+
+
+def on_preset(name: str) -> None:
+    st.session_state["ml_blocked"] = blocked_preset(name, st.session_state["ml_blocked"].shape[0])
+
+
+def on_invert() -> None:
+    st.session_state["ml_blocked"] = ~np.asarray(st.session_state["ml_blocked"], dtype=bool)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_embeddings(text: str) -> tuple[torch.Tensor, list[str]]:
+    """Return the default model's first-layer inputs for ``text`` (cached, never mutated)."""
+    return model_embeddings(get_model(DEFAULT_MODEL_ID), text, MAX_TOKENS)
+
+
+# -- three semantics
+
+
+def lab_controls(lang: Language) -> tuple[torch.Tensor, list[str], str] | None:
+    """Draw the input controls; return ``(x (1, T, E), labels, description)``, or None after an error."""
+    row = st.container(horizontal=True, wrap=True, gap="medium")  # wraps on narrow screens, unlike columns
+    row.segmented_control(
+        tr("lab.source", lang),
+        ("random", "text"),
+        key="ml_source",
+        required=True,
+        format_func=lambda s: tr(f"lab.source.{s}", lang),
+    )
+    row.segmented_control(tr("lab.heads", lang), HEAD_CHOICES, key="ml_heads", required=True)
+    heads = st.session_state["ml_heads"]
+    st.session_state["ml_head"] = min(st.session_state["ml_head"], heads - 1)
+    row.segmented_control(tr("lab.head", lang), tuple(range(heads)), key="ml_head", required=True)
+    left, right = st.columns([3, 1])
+    seed = int(right.number_input(tr("lab.seed", lang), 0, 2**31 - 1, key="ml_seed"))
+    if st.session_state["ml_source"] == "random":
+        length = left.slider(tr("lab.length", lang), MIN_TOKENS, MAX_TOKENS, key="ml_length")
+        x = random_inputs(length, RANDOM_D_MODEL, seed)
+        return x, [f"x{i}" for i in range(length)], tr("lab.module.random", lang, seed=seed)
+    text = left.text_input(
+        tr("lab.text", lang),
+        key="ml_text",
+        max_chars=200,
+        help=tr("lab.text.help", lang, limit=MAX_TOKENS),
+    )
+    if not text.strip():
+        st.error(tr("lab.error.empty", lang))
+        return None
+    try:
+        x, labels = cached_embeddings(text)
+    except ModelLoadError as err:
+        st.error(tr("common.model_error", lang, model=DEFAULT_MODEL_ID, error=err))
+        return None
+    except ValueError as err:
+        st.error(tr("lab.error.text", lang, error=err))
+        return None
+    return x, labels, tr("lab.module.text", lang, model=DEFAULT_MODEL_ID)
+
+
+def painter_words(lang: Language) -> PainterWords:
+    """Return the painter's axis names and hint in ``lang``."""
+    return PainterWords(
+        **{name: tr(f"painter.{name}", lang) for name in ("row", "col", "painted", "marked", "hint")}
+    )
+
+
+def on_preset_pick() -> None:
+    picked = st.session_state.get("ml_preset_pick")
+    if picked == INVERT:
+        on_invert()
+    elif picked is not None:
+        on_preset(picked)
+    st.session_state["ml_preset_pick"] = None  # a pill is an action here, not a lasting choice
+
+
+def preset_pills(lang: Language) -> None:
+    st.pills(
+        tr("lab.presets", lang),
+        (*PRESET_BUTTONS, INVERT),
+        key="ml_preset_pick",
+        format_func=lambda n: tr("lab.invert", lang) if n == INVERT else tr(f"preset.{n}", lang),
+        on_change=on_preset_pick,
+        wrap=True,
+        width="stretch",
+        help=tr("lab.presets.help", lang),
+    )
+
+
+def semantics_view(lang: Language) -> None:
+    got = lab_controls(lang)
+    if got is None:
+        return
+    x, labels, source = got
+    num_tokens, d_model = x.shape[1], x.shape[2]
+    heads, head, seed = (
+        st.session_state["ml_heads"],
+        st.session_state["ml_head"],
+        int(st.session_state["ml_seed"]),
+    )
+    module = seeded_module(d_model, heads, seed)
+    st.caption(
+        tr(
+            "lab.module",
+            lang,
+            d_model=d_model,
+            heads=heads,
+            dk=module.d_k,
+            seed=seed,
+            source=source,
+            tokens=num_tokens,
+        )
+    )
+    blocked = fit_blocked(num_tokens)
+    allow = torch.from_numpy(~blocked)  # the one conversion: the painter's blocked cells → True = may attend
+    result = compare_semantics(module, x, allow, head)
+    short = {s: tr(f"lab.legend.{s}", lang) for s in SEMANTICS}
+
+    left, right = st.columns([1, 1.25], gap="medium")
+    with left:
+        st.subheader(tr("lab.paint", lang))
+        preset_pills(lang)
+        correct = result.weights["pre_softmax"].numpy()
+        grid_painter(
+            key="ml_painter",
+            row_labels=labels,
+            col_labels=labels,
+            blocked=blocked,
+            values=correct / max(float(correct.max()), 1e-9),
+            words=painter_words(lang),
+            on_change=on_paint,
+        )
+        st.caption(
+            tr("lab.paint.caption", lang, head=head)
+            + " · "
+            + tr("lab.blocked_count", lang, blocked=int(blocked.sum()), total=blocked.size)
+        )
+    with right:
+        st.subheader(tr("lab.findings", lang))
+        st.markdown(findings_markdown(result.findings, labels, lang))
+        st.caption(tr("lab.rowsums", lang, head=head))
+        sums = fig.row_sums_figure(
+            {short[s]: result.weights[s].numpy() for s in SEMANTICS}, labels, title="", theme=figure_theme()
+        )
+        sums.update_layout(margin_t=figure_theme().px(36))  # no title: the caption above names it
+        st.plotly_chart(sums, key="ml_rowsums", config=fig.PLOTLY_CONFIG, theme=None)
+
+    st.subheader(tr("lab.weights", lang, head=head))
+    st.caption(tr("lab.weights.caption", lang))
+    compact = classroom.compact_theme(side_px=200, max_cell_px=36)
+    for column, semantics in zip(st.columns(3), SEMANTICS, strict=True):
+        with column:
+            st.markdown(f"**{short[semantics]}**")  # short: three columns must start their figures level
+            figure = fig.focus_figure(
+                result.weights[semantics].numpy(),
+                labels,
+                allow=None if semantics == "none" else ~blocked,
+                title="",
+                theme=compact,
+                zmax=1.0,
+            )
+            classroom.show_figure(classroom.small_multiple(figure, compact), key=f"ml_weights_{semantics}")
+    with st.expander(tr("lab.outputs", lang)):
+        for column, semantics in zip(st.columns(3), SEMANTICS, strict=True):
+            with column:
+                st.markdown(f"**{short[semantics]}**")
+                figure = fig.matrix_figure(
+                    result.head_outputs[semantics].numpy(),
+                    title="",
+                    row_labels=labels,
+                    theme=compact,
+                )
+                classroom.show_figure(figure, key=f"ml_outputs_{semantics}")
+
+
+def findings_markdown(findings: list[Finding], labels: list[str], lang: Language) -> str:
+    """Return the findings as a Markdown list; only the worst row also explains where its mass went."""
+    lines: list[str] = []
+    explained = False
+    for finding in findings:
+        sentence = describe_finding(finding, labels, lang)
+        if finding.kind == "blocked_mass":
+            if not explained:
+                lines[-1] += " " + sentence
+            explained = True
+            continue
+        lines.append(f"- {sentence}")
+    return "\n".join(lines)
+
+
+# -- step through a real head
+
+
+def trace_plan(layer: int, head: int, preset: str, blocked_keys: list[int]) -> MaskPlan:
+    """Return the plan that gives only (layer, head) the preset and the blocked keys."""
+    if preset == "full" and not blocked_keys:
+        return MaskPlan()
+    return MaskPlan(
+        (
+            rule(
+                [layer],
+                [head],
+                allow=None if preset == "full" else {"preset": preset},
+                block={"keys": sorted(blocked_keys)} if blocked_keys else None,
+                label="Mask Lab",
+            ),
+        )
+    )
+
+
+def clamp_state(key: str, upper: int) -> None:
+    st.session_state[key] = max(0, min(int(st.session_state[key]), upper))
+
+
+def trace_view(lang: Language) -> None:
+    model_name = st.session_state.get("model_name", DEFAULT_MODEL_ID)
+    try:
+        with st.spinner(model_name):
+            model = get_model(model_name)
+    except ModelLoadError as err:
+        st.error(tr("common.model_error", lang, model=model_name, error=err))
+        return
+    clamp_state("ml_tr_layer", model.num_layers - 1)
+    clamp_state("ml_tr_head", model.num_heads - 1)
+    a, b, c, d = st.columns([3, 0.8, 0.8, 1.6])
+    text = a.text_input(tr("trace.text", lang), key="ml_tr_text", max_chars=500)
+    layer = int(b.number_input(tr("trace.layer", lang), 0, model.num_layers - 1, key="ml_tr_layer"))
+    head = int(c.number_input(tr("trace.head", lang), 0, model.num_heads - 1, key="ml_tr_head"))
+    preset = d.selectbox(
+        tr("trace.preset", lang),
+        PRESET_BUTTONS,
+        key="ml_tr_preset",
+        format_func=lambda n: names_of_preset(n, lang),
+    )
+    try:
+        input_ids, _ = model.tokenize(text)
+    except ValueError:
+        st.error(tr("lab.error.empty", lang))
+        return
+    if input_ids.shape[1] > MAX_TRACE_TOKENS:
+        st.error(
+            tr("trace.error", lang, error=f"{input_ids.shape[1]} tokens; at most {MAX_TRACE_TOKENS} fit here")
+        )
+        return
+    _tokens, labels = model.token_strings(input_ids[0])
+    st.session_state["ml_tr_block"] = [i for i in st.session_state["ml_tr_block"] if i < len(labels)]
+    blocked_keys = st.multiselect(
+        tr("trace.block", lang),
+        list(range(len(labels))),
+        key="ml_tr_block",
+        format_func=lambda i: f"{i} {labels[i]}",
+    )
+    plan = trace_plan(layer, head, preset, blocked_keys)
+    try:
+        trace = classroom.cached_trace(model.name, text, plan.key(), layer, head)
+        explorer_weights = run_cached(model.name, text, plan.key()).attentions[layer, head]
+    except ValueError as err:
+        st.error(tr("trace.error", lang, error=err))
+        return
+    trace_figures(trace, explorer_weights, model.name, lang)
+    params = classroom.to_explorer_params(text, model.name, plan, (layer, head))
+    classroom.open_in_explorer(
+        params,
+        key="ml_tr_open",
+        label=tr("common.open_explorer", lang),
+        share_label=tr("common.share_link", lang),
+    )
+
+
+def names_of_preset(name: str, lang: Language) -> str:
+    return tr("common.semantics.none", lang) if name == "full" else tr(f"preset.{name}", lang)
+
+
+def trace_figures(trace, explorer_weights: torch.Tensor, model_name: str, lang: Language) -> None:
+    layer, head, labels = trace.layer, trace.head, trace.labels
+    st.markdown(tr("trace.intro", lang, model=model_name, layer=layer, head=head))
+    dim = trace.query.shape[1]
+    default_scale = 1 / dim**0.5
+    if abs(trace.scaling - default_scale) < 1e-6:
+        st.caption(tr("trace.scaling", lang, scaling=f"{trace.scaling:.4f}", dim=dim))
+    else:
+        st.caption(
+            tr(
+                "trace.scaling.model",
+                lang,
+                scaling=f"{trace.scaling:.4f}",
+                dim=dim,
+                default=f"{default_scale:.4f}",
+            )
+        )
+    diff = float((trace.weights - explorer_weights).abs().max())
+    if diff <= 1e-6:
+        st.success(tr("trace.check", lang, layer=layer, head=head, diff=f"{diff:.1e}"))
+    else:
+        st.error(tr("trace.mismatch", lang, diff=f"{diff:.1e}"))
+    wide = classroom.compact_theme(side_px=560, max_cell_px=22)
+    small = classroom.compact_theme(side_px=250, max_cell_px=30)
+
+    def matrix(name: str, values: torch.Tensor, theme: fig.Theme, *, square: bool, **title_values) -> None:
+        axes = {"row_labels": labels, "col_labels": labels if square else None}
+        figure = fig.matrix_figure(
+            values.numpy(), title=tr(f"trace.step.{name}", lang, **title_values), theme=theme, **axes
+        )
+        classroom.show_figure(figure, key=f"ml_tr_{name}")
+
+    st.markdown(tr("trace.group.qkv", lang, dim=dim))
+    for name, values in (("q", trace.query), ("k", trace.key), ("v", trace.value)):
+        matrix(name, values, wide, square=False)
+
+    st.markdown(tr("trace.group.scores", lang))
+    allow = trace.allow.numpy()
+    a, b = st.columns(2)
+    with a:
+        matrix("scores", trace.scores, small, square=True, scaling=f"{trace.scaling:.4f}")
+    with b:
+        figure = fig.focus_figure(
+            allow.astype(np.float32),
+            labels,
+            allow=allow,
+            title=tr("trace.step.mask", lang),
+            theme=small,
+            zmax=1.0,
+        )
+        classroom.show_figure(classroom.small_multiple(figure, small), key="ml_tr_mask")
+
+    st.markdown(tr("trace.group.weights", lang))
+    a, b = st.columns(2)
+    with a:
+        matrix("masked", trace.masked_scores, small, square=True)
+    with b:
+        figure = fig.focus_figure(
+            trace.weights.numpy(),
+            labels,
+            allow=allow,
+            title=tr("trace.step.weights", lang),
+            theme=small,
+            zmax=1.0,
+        )
+        classroom.show_figure(figure, key="ml_tr_weights")
+    matrix("head_output", trace.head_output, wide, square=False)
+
+    st.markdown(tr("trace.group.output", lang, heads=trace.num_heads))
+    if trace.gate is not None:
+        st.info(tr("trace.gate", lang, gate=f"{trace.gate:g}"))
+    start, stop = trace.head_columns
+    total = trace.concat.shape[1]
+    st.caption(tr("trace.head_columns", lang, head=head, start=start, stop=stop - 1))
+    lo, hi = st.slider(
+        tr("trace.columns", lang), 0, total, (start, stop), key=f"ml_tr_cols_{layer}_{head}_{total}"
+    )
+    hi = max(hi, lo + 1)
+    columns = [str(i) for i in range(lo, hi)]
+    for name, values in (("concat", trace.concat), ("projected", trace.projected)):
+        figure = fig.matrix_figure(
+            values[:, lo:hi].numpy(),
+            title=tr(f"trace.step.{name}", lang, heads=trace.num_heads, lo=lo, hi=hi - 1),
+            row_labels=labels,
+            col_labels=columns,
+            theme=wide,
+        )
+        classroom.show_figure(figure, key=f"ml_tr_{name}")
+    st.caption(tr(f"trace.projection.{trace.projection_after}", lang, name=trace.projection_name))
+    st.caption(tr("trace.seconds", lang, ms=f"{trace.seconds * 1000:.0f}", tokens=trace.num_tokens))
+
+
+# -- page
+
+
+def main() -> None:
+    init_state()
+    lang = language_switch()
+    st.title(tr("lab.title", lang))
+    st.markdown(tr("lab.intro", lang))
+    st.segmented_control(
+        " ",
+        ("semantics", "trace"),
+        key="ml_view",
+        required=True,
+        label_visibility="collapsed",
+        format_func=lambda v: tr(f"lab.tab.{v}", lang),
+    )
+    if st.session_state["ml_view"] == "semantics":
+        semantics_view(lang)
+    else:
+        trace_view(lang)
+
+
+main()

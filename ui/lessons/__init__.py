@@ -1,0 +1,43 @@
+"""Classroom text in English and Chinese: a lookup by key and language. Pure: no Streamlit.
+
+Every entry of ``STRINGS`` holds both languages (a unit test checks it); ``tr`` fills ``{placeholders}``.
+The exercises, the table of the seed's mistakes and the formulas are in ``content.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from .text import STRINGS
+
+Language = Literal["en", "zh"]
+LANGUAGES: tuple[Language, ...] = ("en", "zh")
+LANGUAGE_NAMES: dict[Language, str] = {"en": "EN", "zh": "中文"}
+DEFAULT_LANGUAGE: Language = "en"
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LANGUAGE_NAMES", "STRINGS", "Language", "parse_language", "tr"]
+
+
+def parse_language(value: Any) -> Language | None:
+    """Return the language code ``value`` names ("en", "zh", also "EN", "zh-CN", "中文"), or None."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if text in ("中文", "cn") or text.startswith("zh"):
+        return "zh"
+    if text.startswith("en"):
+        return "en"
+    return None
+
+
+def tr(key: str, lang: Language, /, **values: Any) -> str:
+    """Return the text ``key`` in ``lang`` with ``{placeholders}`` filled from ``values``.
+
+    An unknown key or language raises ValueError (a typo must fail in tests, not show a blank page).
+    """
+    if lang not in LANGUAGES:
+        raise ValueError(f"language must be one of {LANGUAGES}, got {lang!r}")
+    if key not in STRINGS:
+        raise ValueError(f"no text with key {key!r}")
+    text = STRINGS[key][lang]
+    return text.format(**values) if values else text
