@@ -17,8 +17,8 @@ from ui.models import get_model
 from ui.share import SharedState, to_query_params
 from ui.theme import figure_theme
 
-EXPLORER_PAGE = "pages/explorer.py"
-EXPLORER_URL_PATH = "explorer"
+EXPLORER_PAGE = "app_pages/explorer.py"
+EXPLORER_URL_PATH = "./"  # the Explorer is the default page, served at the root
 # The Explorer reads its link only when its state is empty; this is the key its init checks.
 EXPLORER_STATE_KEY = "ex_plan"
 

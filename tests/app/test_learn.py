@@ -9,7 +9,7 @@ from ui.lessons import tr
 from ui.lessons.content import EXERCISES, FORMULAS, MISTAKES
 
 APP = "../../app.py"
-PAGE = "pages/learn.py"
+PAGE = "app_pages/learn.py"
 
 
 def open_learn(**query_params: str) -> AppTest:
@@ -86,4 +86,4 @@ def test_each_exercise_opens_the_explorer_with_its_plan(learn, exercise):
 def test_exercise_share_links_point_at_the_explorer(learn):
     captions = [c.value for c in learn.caption if "Link to share" in c.value]
     assert len(captions) == len(EXERCISES)
-    assert all("](explorer?text=" in c for c in captions)
+    assert all("](./?text=" in c for c in captions)

@@ -9,9 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from maskattn import MaskPlan, rule
+from ui.sidebar import CUSTOM as CUSTOM_MODEL
 
 APP = "../../app.py"
-PAGE = "pages/mask_lab.py"
+PAGE = "app_pages/mask_lab.py"
 TIMEOUT = 120
 
 
@@ -169,9 +170,7 @@ def test_bad_text_shows_an_error(lab, text, message):
 
 def test_presentation_mode_uses_the_projector_theme(lab):
     assert all(spec["layout"]["font"]["size"] == 12 for spec in chart_specs(lab))
-    # AppTest's switch_page runs the page without app.py's shared sidebar, so set what its toggle stores.
-    lab.session_state["presentation"] = True
-    lab.run()
+    lab.toggle(key="presentation").set_value(True).run()
     assert_clean(lab)
     assert all(spec["layout"]["font"]["size"] == 18 for spec in chart_specs(lab))
 
@@ -236,9 +235,8 @@ def test_step_through_bad_text_shows_an_error(trace, text, message):
 
 
 def test_step_through_reports_a_model_that_cannot_load(trace):
-    # AppTest's switch_page runs the page without app.py's shared sidebar, so set what its picker stores.
-    trace.session_state["model_name"] = "/no/such/model/folder"
-    trace.run()
+    trace.selectbox(key="sb_model_choice").select(CUSTOM_MODEL).run()
+    trace.text_input(key="sb_model_custom").input("/no/such/model/folder").run()
     assert not trace.exception
     assert any("Cannot load the model" in e.value for e in trace.error)
 

@@ -29,9 +29,28 @@ EXAMPLES = [
 ]
 HISTORY_LIMIT = 50
 LOCKED_WORDS = replace(ATTENTION_WORDS, marked="blocked by a rule")
+# The figures have fixed pixel sizes, and Streamlit squeezes a wider one into its column, which leaves the
+# matrix small inside a tall empty frame. So they are built to this width (times the theme's size scale):
+# about the right column at 1280 px with the sidebar open. Narrower windows stack the columns (LAYOUT_CSS).
+FIGURE_WIDTH_PX = 420
+PAIR_WIDTH_PX = 360  # each figure of "Side by side": two fit next to each other from a 740 px column on
+PAINTER_MIN_WIDTH_PX = 320
+# Columns of the keyed containers below wrap onto their own rows when the window is too narrow for both.
+LAYOUT_CSS = """<style>
+.st-key-ex_text_row [data-testid=stColumn]:last-child {{ min-width: 170px; }}
+.st-key-ex_focus_row [data-testid=stColumn],
+.st-key-ex_gate_row [data-testid=stColumn] {{ min-width: 130px; }}
+.st-key-ex_split > div > [data-testid=stHorizontalBlock] > [data-testid=stColumn]:first-child {{
+  min-width: {painter}px;
+}}
+.st-key-ex_split > div > [data-testid=stHorizontalBlock] > [data-testid=stColumn]:last-child {{
+  min-width: {figure}px;
+}}
+.st-key-ex_side_by_side [data-testid=stColumn] {{ min-width: {pair}px; }}
+</style>"""
 
 
-# -- state ----------------------------------------------------------------------------------------------------------
+# -- state
 
 
 def init_state() -> None:
@@ -82,7 +101,7 @@ def sync_link(model_name: str) -> None:
             st.query_params[name] = value
 
 
-# -- callbacks (run before the rerun, so the recompute already sees the edit) ---------------------------------------
+# -- callbacks (run before the rerun, so the recompute already sees the edit)
 
 
 def on_token_paint(after: np.ndarray) -> None:
@@ -121,17 +140,28 @@ def on_example() -> None:
     st.session_state["ex_text"] = st.session_state["ex_example"]
 
 
-# -- sections -------------------------------------------------------------------------------------------------------
+# -- sections
 
 
 def text_section() -> str:
-    left, right = st.columns([4, 1.3])
+    left, right = st.container(key="ex_text_row").columns([4, 1.3])
     with right:
-        st.selectbox("Examples", EXAMPLES, index=None, placeholder="Pick an example…", key="ex_example",
-                     on_change=on_example)
+        st.selectbox(
+            "Examples",
+            EXAMPLES,
+            index=None,
+            placeholder="Pick an example…",
+            key="ex_example",
+            on_change=on_example,
+        )
     with left:
-        text = st.text_area("Text", key="ex_text", height=68, max_chars=5000,
-                            help="Every edit reruns the model on this text with your mask plan.")
+        text = st.text_area(
+            "Text",
+            key="ex_text",
+            height=68,
+            max_chars=5000,
+            help="Every edit reruns the model on this text with your mask plan.",
+        )
     return text
 
 
@@ -140,11 +170,17 @@ def focus_controls(model) -> tuple[int, int]:
     layer, head = min(layer, model.num_layers - 1), min(head, model.num_heads - 1)
     st.session_state["ex_focus"] = (layer, head)
     st.session_state["ex_layer"], st.session_state["ex_head"] = layer, head
-    a, b, c = st.columns([1, 1, 2.2])
+    # 3.9: the four scopes fit on one line at 1280 px.
+    a, b, c = st.container(key="ex_focus_row").columns([1, 1, 3.9])
     a.number_input("Layer", 0, model.num_layers - 1, key="ex_layer", on_change=on_focus_widgets)
     b.number_input("Head", 0, model.num_heads - 1, key="ex_head", on_change=on_focus_widgets)
-    c.radio("Painting applies to", list(editing.SCOPES), format_func=editing.SCOPES.get, key="ex_scope",
-            horizontal=True)
+    c.radio(
+        "Painting applies to",
+        list(editing.SCOPES),
+        format_func=editing.SCOPES.get,
+        key="ex_scope",
+        horizontal=True,
+    )
     return layer, head
 
 
@@ -167,13 +203,14 @@ def token_painter(model, result, focus) -> None:
         row_labels=result.labels,
         col_labels=result.labels,
         blocked=painted.numpy(),
-        values=weights / max(float(weights.max()), 1e-9),
+        values=weights,  # the fixed 0–1 scale of the heatmaps, so both views of a head agree
         marked=locked.numpy(),
         words=LOCKED_WORDS,
         on_change=on_token_paint,
     )
     st.caption(
-        "Painted cells are **blocked** (score −∞ before the softmax). Cells with an orange border are blocked by "
+        "Painted cells are **blocked** (score −∞ before the softmax). Cells with an orange border are "
+        "blocked by "
         "a preset or an imported rule: remove that rule in the *Plan & share* tab to free them."
     )
 
@@ -198,9 +235,17 @@ def head_painter(model) -> None:
         on_cell_click=on_head_click,
     )
     chosen = sorted(st.session_state["ex_chosen"])
-    a, b, c, d = st.columns([1.3, 1.1, 1.1, 1])
-    gate = a.slider("Gate", 0.0, 1.0, 0.0, 0.05, key="ex_gate_value",
-                    help="Scales the chosen heads' outputs before the output projection; 0 ablates them.")
+    # The slider gets a row of its own; the buttons wrap two and one where the column is narrow (LAYOUT_CSS).
+    gate = st.slider(
+        "Gate",
+        0.0,
+        1.0,
+        0.0,
+        0.05,
+        key="ex_gate_value",
+        help="Scales the chosen heads' outputs before the output projection; 0 ablates them.",
+    )
+    b, c, d = st.container(key="ex_gate_row").columns(3)
     if b.button("Gate chosen", disabled=not chosen, key="ex_gate_apply", use_container_width=True):
         set_plan(editing.set_gates(plan, chosen, gate))
         st.rerun()
@@ -221,7 +266,10 @@ def preset_section(model, focus) -> None:
     if st.button("Apply preset", key="ex_preset_apply", type="primary"):
         try:
             targets = editing.scope_targets(
-                st.session_state.get("ex_scope", "head"), focus, st.session_state["ex_chosen"], model.num_layers
+                st.session_state.get("ex_scope", "head"),
+                focus,
+                st.session_state["ex_chosen"],
+                model.num_layers,
             )
             set_plan(editing.add_preset(st.session_state["ex_plan"], targets, name, params))
             st.rerun()
@@ -229,12 +277,45 @@ def preset_section(model, focus) -> None:
             st.error(str(err))
 
 
+def figure_width(theme: fig.Theme, pair: bool = False) -> int:
+    """Return the width in pixels the page's figures are built to (each of a pair with ``pair``)."""
+    return theme.px(PAIR_WIDTH_PX if pair else FIGURE_WIDTH_PX)
+
+
+def fit_width(build, theme: fig.Theme, sizes: tuple[str, ...], width: int):
+    """Return ``build(theme)``, rebuilt with the theme's pixel ``sizes`` shrunk if it is wider than ``width``.
+
+    The margins (labels, colour bar) keep their size, so only the part drawn at the theme's sizes shrinks.
+    """
+    figure = build(theme)
+    margins = figure.layout.margin.l + figure.layout.margin.r
+    if figure.layout.width is None or figure.layout.width <= width or figure.layout.width <= margins:
+        return figure
+    scale = max(width - margins, 1) / (figure.layout.width - margins)
+    return build(replace(theme, **{name: max(1, int(getattr(theme, name) * scale)) for name in sizes}))
+
+
+MATRIX_SIZES = ("matrix_side_px", "max_cell_px")
+
+
 def overview_tab(model, result, focus) -> None:
     plan = st.session_state["ex_plan"]
     marked = plan.marked_heads(model.num_layers, model.num_heads).numpy()
-    figure = fig.overview_figure(result.attentions.numpy(), marked=marked, focus=focus, theme=figure_theme())
-    st.plotly_chart(figure, key="ex_overview", on_select=on_overview_select, selection_mode="points",
-                    config=fig.PLOTLY_CONFIG, width="content")
+    theme = figure_theme()
+    figure = fit_width(
+        lambda t: fig.overview_figure(result.attentions.numpy(), marked=marked, focus=focus, theme=t),
+        theme,
+        ("overview_tile_px",),
+        figure_width(theme),
+    )
+    st.plotly_chart(
+        figure,
+        key="ex_overview",
+        on_select=on_overview_select,
+        selection_mode="points",
+        config=fig.PLOTLY_CONFIG,
+        width="content",
+    )
     st.caption("Click a head to focus it. Outlined heads are masked or gated by the plan.")
 
 
@@ -242,29 +323,57 @@ def compare_tab(model, result, baseline, focus) -> None:
     layer, head = focus
     labels = result.labels
     allow = result_allow(model, result, focus)
-    view = st.segmented_control("View", ["Masked", "Unmasked", "Side by side", "Difference"], default="Masked",
-                                key="ex_view") or "Masked"
+    view = (
+        st.segmented_control(
+            "View", ["Masked", "Unmasked", "Side by side", "Difference"], default="Masked", key="ex_view"
+        )
+        or "Masked"
+    )
     theme = figure_theme()
     after = result.attentions[layer, head].numpy()
     before = baseline.attentions[layer, head].numpy()
     title = f"Layer {layer} · head {head}"
+
+    def fitted(build, pair: bool = False):
+        return fit_width(build, theme, MATRIX_SIZES, figure_width(theme, pair))
+
     if view == "Masked":
-        figure = fig.focus_figure(after, labels, allow=allow, title=f"{title} (masked)", theme=theme, zmax=1.0)
+        figure = fitted(
+            lambda t: fig.focus_figure(
+                after, labels, allow=allow, title=f"{title} (masked)", theme=t, zmax=1.0
+            )
+        )
     elif view == "Unmasked":
-        figure = fig.focus_figure(before, labels, title=f"{title} (unmasked)", theme=theme, zmax=1.0)
+        figure = fitted(
+            lambda t: fig.focus_figure(before, labels, title=f"{title} (unmasked)", theme=t, zmax=1.0)
+        )
     elif view == "Difference":
-        figure = fig.difference_figure(before, after, labels, allow=allow, title=f"{title}: masked − unmasked",
-                                       theme=theme)
+        figure = fitted(
+            lambda t: fig.difference_figure(
+                before, after, labels, allow=allow, title=f"{title}: masked − unmasked", theme=t
+            )
+        )
     else:
-        left, right = st.columns(2)
-        left.plotly_chart(fig.focus_figure(before, labels, title="unmasked", theme=theme, zmax=1.0),
-                          key="ex_before_fig", config=fig.PLOTLY_CONFIG, width="content")
-        right.plotly_chart(fig.focus_figure(after, labels, allow=allow, title="masked", theme=theme, zmax=1.0),
-                           key="ex_after_fig", config=fig.PLOTLY_CONFIG, width="content")
+        # Side by side where the column is wide enough for two, one above the other where it is not.
+        left, right = st.container(key="ex_side_by_side").columns(2)
+        unmasked = fitted(
+            lambda t: fig.focus_figure(before, labels, title="unmasked", theme=t, zmax=1.0), pair=True
+        )
+        masked = fitted(
+            lambda t: fig.focus_figure(after, labels, allow=allow, title="masked", theme=t, zmax=1.0),
+            pair=True,
+        )
+        left.plotly_chart(unmasked, key="ex_before_fig", config=fig.PLOTLY_CONFIG, width="content")
+        right.plotly_chart(masked, key="ex_after_fig", config=fig.PLOTLY_CONFIG, width="content")
         return
     st.plotly_chart(figure, key="ex_focus_fig", config=fig.PLOTLY_CONFIG, width="content")
-    st.download_button("Download this figure (HTML)", fig.figure_html(figure), file_name=f"head_{layer}_{head}.html",
-                       mime="text/html", key="ex_dl_fig")
+    st.download_button(
+        "Download this figure (HTML)",
+        fig.figure_html(figure),
+        file_name=f"head_{layer}_{head}.html",
+        mime="text/html",
+        key="ex_dl_fig",
+    )
 
 
 def result_allow(model, result, focus):
@@ -280,8 +389,11 @@ def result_allow(model, result, focus):
 def effect_tab(model, result) -> None:
     theme = figure_theme()
     if result.embedding_cosine is not None:
-        st.metric("Sentence embedding: cosine to unmasked", f"{result.embedding_cosine:.4f}",
-                  help="Mean-pooled last hidden state, as sentence-transformers does. 1 = unchanged.")
+        st.metric(
+            "Sentence embedding: cosine to unmasked",
+            f"{result.embedding_cosine:.4f}",
+            help="Mean-pooled last hidden state, as sentence-transformers does. 1 = unchanged.",
+        )
     if result.kl_divergence is not None:
         st.metric("KL(unmasked ‖ masked) of the predictions", f"{result.kl_divergence:.4f} nats")
     if result.predictions:
@@ -290,13 +402,27 @@ def effect_tab(model, result) -> None:
             for rank, (tb, pb, ta, pa) in enumerate(
                 zip(before.tokens, before.probs, after.tokens, after.probs, strict=True), start=1
             ):
-                rows.append({"position": after.position, "rank": rank, "unmasked": tb, "p (unmasked)": round(pb, 4),
-                             "masked": ta, "p (masked)": round(pa, 4)})
+                rows.append(
+                    {
+                        "position": after.position,
+                        "rank": rank,
+                        "unmasked": tb,
+                        "p (unmasked)": round(pb, 4),
+                        "masked": ta,
+                        "p (masked)": round(pa, 4),
+                    }
+                )
         st.caption("Top predictions (causal: the next token; masked LM: the [MASK] positions).")
         st.dataframe(rows, hide_index=True, use_container_width=True)
     change = result.token_change.numpy()
-    st.plotly_chart(fig.token_change_figure(result.labels, change, title="Change of each token's last hidden state",
-                                            theme=theme), key="ex_change_fig", config=fig.PLOTLY_CONFIG, width="content")
+    st.plotly_chart(
+        fig.token_change_figure(
+            result.labels, change, title="Change of each token's last hidden state", theme=theme
+        ),
+        key="ex_change_fig",
+        config=fig.PLOTLY_CONFIG,
+        width="content",
+    )
 
 
 def plan_tab(model, result) -> None:
@@ -311,15 +437,29 @@ def plan_tab(model, result) -> None:
             st.rerun()
     st.divider()
     a, b = st.columns(2)
-    a.download_button("Export plan (JSON)", plan.to_json(), file_name="mask_plan.json", mime="application/json",
-                      key="ex_dl_plan", use_container_width=True)
-    b.download_button("Export attentions (.npz)", attentions_npz(result), file_name="attentions.npz",
-                      mime="application/octet-stream", key="ex_dl_npz", use_container_width=True)
-    upload = st.file_uploader("Import a plan (JSON file)", type=["json"], key="ex_upload")
+    a.download_button(
+        "Export plan (JSON)",
+        plan.to_json(),
+        file_name="mask_plan.json",
+        mime="application/json",
+        key="ex_dl_plan",
+        use_container_width=True,
+    )
+    b.download_button(
+        "Export attentions (.npz)",
+        attentions_npz(result),
+        file_name="attentions.npz",
+        mime="application/octet-stream",
+        key="ex_dl_npz",
+        use_container_width=True,
+    )
+    upload = st.file_uploader("Import a plan (JSON file)", type=["json"], key="ex_upload", max_upload_size=1)
     if upload is not None and st.session_state.get("ex_upload_done") != upload.file_id:
         st.session_state["ex_upload_done"] = upload.file_id
         import_plan(model, result, upload.getvalue(), upload.name)
-    pasted = st.text_area("…or paste plan JSON", key="ex_paste", height=80, placeholder='{"version": 1, "rules": []}')
+    pasted = st.text_area(
+        "…or paste plan JSON", key="ex_paste", height=80, placeholder='{"version": 1, "rules": []}'
+    )
     if st.button("Import pasted plan", key="ex_paste_apply", disabled=not pasted.strip()):
         import_plan(model, result, pasted.encode(), "the pasted plan")
     with st.expander("Plan JSON"):
@@ -341,12 +481,29 @@ def import_plan(model, result, data: bytes, source: str) -> None:
 
 def attentions_npz(result) -> bytes:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, attentions=result.attentions.numpy(), tokens=np.array(result.tokens),
-                        plan_json=np.array(result.plan.to_json()))
+    np.savez_compressed(
+        buffer,
+        attentions=result.attentions.numpy(),
+        tokens=np.array(result.tokens),
+        plan_json=np.array(result.plan.to_json()),
+    )
     return buffer.getvalue()
 
 
-# -- page -----------------------------------------------------------------------------------------------------------
+def recompute_badge(result, num_layers: int, *, cached: bool) -> str:
+    """Return the badge text saying how the attentions on screen were computed, and how fast."""
+    if cached:
+        return "⚡ cached"
+    if result.recomputed_from >= num_layers:
+        return f"⚡ {result.seconds * 1000:.0f} ms (unmasked run)"
+    if result.recomputed_from > 0:
+        return (
+            f"⚡ {result.seconds * 1000:.0f} ms (layers {result.recomputed_from}–{num_layers - 1} recomputed)"
+        )
+    return f"⚡ {result.seconds * 1000:.0f} ms forward"
+
+
+# -- page
 
 
 def main() -> None:
@@ -378,18 +535,31 @@ def main() -> None:
     focus = focus_controls(model)
     sync_link(model.name)
 
-    badge = f"⚡ {result.seconds * 1000:.0f} ms forward" if elapsed > 0.002 else "⚡ cached"
+    badge = recompute_badge(result, model.num_layers, cached=elapsed < 0.002)
     note = " · text truncated to the model's maximum" if result.truncated else ""
-    st.caption(f"{badge} · {result.num_tokens} tokens · {model.name} on `{model.device}` · "
-               f"{len(plan.rules)} rule(s){note}")
+    st.caption(
+        f"{badge} · {result.num_tokens} tokens · {model.name} on `{model.device}` · "
+        f"{len(plan.rules)} rule(s){note}"
+    )
 
-    left, right = st.columns([1, 1], gap="large")
+    theme = figure_theme()
+    st.html(
+        LAYOUT_CSS.format(
+            painter=PAINTER_MIN_WIDTH_PX, figure=figure_width(theme), pair=figure_width(theme, pair=True)
+        )
+    )
+    left, right = st.container(key="ex_split").columns([1, 1.2], gap="medium")
     with left:
         st.subheader(f"Mask of layer {focus[0]} · head {focus[1]}")
         token_painter(model, result, focus)
         a, b = st.columns(2)
-        a.button("Undo plan edit", on_click=undo, disabled=not st.session_state["ex_history"], key="ex_undo",
-                 use_container_width=True)
+        a.button(
+            "Undo plan edit",
+            on_click=undo,
+            disabled=not st.session_state["ex_history"],
+            key="ex_undo",
+            use_container_width=True,
+        )
         b.button("Reset plan", on_click=reset, disabled=not plan, key="ex_reset", use_container_width=True)
         with st.expander("Presets", expanded=False):
             preset_section(model, focus)

@@ -16,7 +16,7 @@ from ui.lessons.content import (
     summarize_seed_example,
 )
 
-MASK_LAB_PAGE = "pages/mask_lab.py"
+MASK_LAB_PAGE = "app_pages/mask_lab.py"
 
 
 def formulas(name: str) -> None:

@@ -1,0 +1,466 @@
+"""The Explorer page of the real app driven in headless Chromium: paint, label clicks, presets, gates, focus.
+
+Each check reads what the browser shows (the painter's ``data-blocked``, the plotly data of the focused
+head's heatmap, the address bar) and compares it with a reference computed here with numpy from the weights
+the page showed before the edit. Every edit here masks the focused head only, and a head's input does not
+depend on masks in its own layer, so a masked row must be exactly the unmasked row with the blocked keys
+removed and renormalised. Screenshots of every step go to ``artifacts/screenshots/explorer-*.png``.
+
+The app is loaded as ``/?text=...``: the Explorer is the default page, so it lives at the root.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlparse
+
+import numpy as np
+import pytest
+
+from maskattn import MaskPlan
+from maskattn.figures import PRESENTATION_THEME
+from ui.share import unpack_plan
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+APP = REPO_ROOT / "app.py"
+TEXT = "The cat sat on the mat."
+LOAD_TIMEOUT_S = 90.0  # the first session of a server loads the model
+UPDATE_TIMEOUT_S = 20.0
+ATOL = 1e-4  # float32 weights; masked and unmasked runs may take different attention kernels
+LAYERS, HEADS = 6, 12  # the bundled all-MiniLM-L6-v2
+
+_IDLE_JS = """
+() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app !== null && app.dataset.testScriptState === 'notRunning'
+    && document.querySelector('[data-testid="stStatusWidget"]') === null;
+}
+"""
+
+# Plotly keeps the decoded traces in _fullData; NaN (a blocked cell) does not survive JSON, so send null.
+_HEATMAP_JS = """
+(key) => {
+  const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+  if (!gd || !gd._fullData) return null;
+  const grab = (name) => {
+    const trace = gd._fullData.find((t) => t.name === name);
+    return trace ? Array.from(trace.z, (row) => Array.from(row, (v) => (Number.isNaN(v) ? null : v))) : null;
+  };
+  return { weights: grab('weights'), blocked: grab('blocked'), title: gd._fullLayout.title.text };
+}
+"""
+
+_OVERVIEW_JS = """
+() => {
+  const gd = document.querySelector('.st-key-ex_overview .js-plotly-plot');
+  if (!gd || !gd._fullLayout) return null;
+  const targets = gd._fullData.find((t) => t.name === 'heads');
+  const box = gd.getBoundingClientRect();
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  return {
+    shapes: gd._fullLayout.shapes.map((s) => s.name),
+    tiles: targets.customdata.map((c, i) => ({
+      layer: c[0], head: c[1],
+      x: box.x + xa._offset + xa.l2p(targets.x[i]), y: box.y + ya._offset + ya.l2p(targets.y[i]),
+    })),
+  };
+}
+"""
+
+# Streamlit scrolls its main area, not the document.
+_PAGE_HEIGHT_JS = """
+() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  return Math.ceil(main ? main.scrollHeight : document.documentElement.scrollHeight);
+}
+"""
+
+_FONT_JS = """
+() => {
+  const gd = document.querySelector('.st-key-ex_overview .js-plotly-plot');
+  return gd && gd._fullLayout ? gd._fullLayout.font.size : null;
+}
+"""
+
+# How wide each chart was built, how wide plotly drew it, and how wide the column around it is.
+_FIT_JS = """
+(key) => {
+  const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+  const column = gd && gd.closest('[data-testid="stColumn"]');
+  if (!gd || !column) return null;
+  return { built: gd.layout.width, drawn: gd._fullLayout.width, shown: gd.getBoundingClientRect().width,
+           column: column.getBoundingClientRect().width };
+}
+"""
+
+
+def wait_until(read: Callable[[], object], ok: Callable[[object], bool], what: str, timeout=UPDATE_TIMEOUT_S):
+    """Return ``read()`` once ``ok`` accepts it; fail showing the last value after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = read()
+        if ok(value):
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last value:\n{value}", pytrace=False)
+
+
+def settled_grid(painter, canvas, timeout: float = UPDATE_TIMEOUT_S) -> tuple[dict, float, float, float]:
+    """Return a painter's canvas box, cell size and grid offsets once they stop changing.
+
+    An expander opening or a rerun reflowing the page moves the canvas, and the painter then refits its
+    cells; a click computed from a half-way state lands on the wrong cell.
+    """
+    canvas.scroll_into_view_if_needed()
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        box = canvas.bounding_box()
+        attrs = [painter.get_attribute(f"data-{name}") for name in ("cell", "grid-left", "grid-top")]
+        now = (box, attrs)
+        if box is not None and None not in attrs and now == last:
+            return box, *(float(a) for a in attrs)
+        last = now
+        time.sleep(0.1)
+    pytest.fail(f"the painter kept moving for {timeout:.0f}s; last {last}", pytrace=False)
+
+
+def settled_box(locator, timeout: float = UPDATE_TIMEOUT_S) -> dict:
+    """Return the locator's bounding box once it stops moving (an expander opening, a rerun reflowing)."""
+    locator.scroll_into_view_if_needed()
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        box = locator.bounding_box()
+        if box is not None and box == last:
+            return box
+        last = box
+        time.sleep(0.1)
+    pytest.fail(f"{locator} kept moving for {timeout:.0f}s; last box {last}", pytrace=False)
+
+
+def nan_grid(rows: list[list[float | None]] | None) -> np.ndarray | None:
+    return None if rows is None else np.array([[np.nan if v is None else v for v in r] for r in rows], float)
+
+
+def renormalised(weights: np.ndarray, blocked: np.ndarray) -> np.ndarray:
+    """Return each row of ``weights`` over its unblocked keys, rescaled to sum 1 (NaN where blocked)."""
+    kept = np.where(blocked, 0.0, weights)
+    return np.where(blocked, np.nan, kept / kept.sum(axis=1, keepdims=True))
+
+
+class Explorer:
+    """The Explorer page in one browser session: its controls, and what it shows."""
+
+    def __init__(self, page, base_url: str, text: str = TEXT) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.goto(f"{base_url}/?text={quote(text)}")
+        self.painter = page.locator(".st-key-ex_token_painter [data-testid='grid-painter']")
+        self.canvas = page.locator(".st-key-ex_token_painter canvas")
+        self.painter.wait_for(timeout=LOAD_TIMEOUT_S * 1000)
+        self.canvas.wait_for(timeout=UPDATE_TIMEOUT_S * 1000)
+        self.idle(LOAD_TIMEOUT_S)
+
+    # -- waiting and reading -------------------------------------------------------------------------------
+
+    def idle(self, timeout: float = UPDATE_TIMEOUT_S) -> None:
+        """Wait until Streamlit has no script run going."""
+        self.page.wait_for_function(_IDLE_JS, timeout=timeout * 1000)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.painter.get_attribute("data-rows")), int(self.painter.get_attribute("data-cols"))
+
+    def painted(self) -> np.ndarray:
+        """Return the (T, T) grid the token painter shows as blocked."""
+        bits = self.painter.get_attribute("data-blocked") or ""
+        rows, cols = self.shape
+        return np.array([b == "1" for b in bits], dtype=bool).reshape(rows, cols)
+
+    def wait_painted(self, expected: np.ndarray) -> None:
+        want = f"the painter to show\n{expected.astype(int)}"
+        wait_until(self.painted, lambda grid: np.array_equal(grid, expected), want)
+
+    def heatmap(self, key: str = "ex_focus_fig") -> dict:
+        """Return the focused head's weights (NaN where blocked), the blocked overlay and the title."""
+        data = self.page.evaluate(_HEATMAP_JS, key)
+        if data is None:
+            return {}
+        weights, blocked = nan_grid(data["weights"]), nan_grid(data["blocked"])
+        return {"weights": weights, "blocked": blocked, "title": data["title"]}
+
+    def wait_heatmap_blocked(self, blocked: np.ndarray) -> dict:
+        """Wait until the focus heatmap draws exactly ``blocked`` as blocked; return it."""
+
+        def shows(fig: dict) -> bool:
+            return (
+                bool(fig)
+                and fig["weights"].shape == blocked.shape
+                and np.array_equal(np.isnan(fig["weights"]), blocked)
+            )
+
+        wait_until(self.heatmap, shows, f"a heatmap blocking\n{blocked.astype(int)}")
+        self.idle()
+        return self.heatmap()
+
+    def link_plan(self) -> MaskPlan:
+        """Return the plan the address bar holds (an empty plan when it has no ``plan=``)."""
+        params = parse_qs(urlparse(self.page.url).query)
+        return unpack_plan(params["plan"][0]) if "plan" in params else MaskPlan()
+
+    def focus_inputs(self) -> tuple[int, int]:
+        layer = self.page.locator(".st-key-ex_layer input").input_value()
+        head = self.page.locator(".st-key-ex_head input").input_value()
+        return int(layer), int(head)
+
+    # -- acting --------------------------------------------------------------------------------------------
+
+    def _geometry(self) -> tuple[dict, float, float, float]:
+        return settled_grid(self.painter, self.canvas)
+
+    def click_cell(self, row: int, col: int) -> None:
+        box, cell, left, top = self._geometry()
+        self.page.mouse.click(box["x"] + left + (col + 0.5) * cell, box["y"] + top + (row + 0.5) * cell)
+
+    def click_column_label(self, col: int) -> None:
+        box, cell, left, top = self._geometry()
+        self.page.mouse.click(box["x"] + left + (col + 0.5) * cell, box["y"] + top / 2)
+
+    def tab(self, name: str) -> None:
+        self.page.get_by_role("tab", name=name).click()
+        self.idle()
+
+    def expand(self, label: str) -> None:
+        self.page.locator("[data-testid='stExpander'] summary", has_text=label).click()
+
+    def choose(self, key: str, option: str) -> None:
+        """Pick ``option`` in the selectbox ``key``."""
+        opener = self.page.locator(f".st-key-{key} button[aria-label='Open']")
+        choice = self.page.get_by_role("option", name=option, exact=True)
+        settled_box(opener)
+        # Right after its expander opens, the first click on the list button can be lost: try again.
+        deadline = time.monotonic() + UPDATE_TIMEOUT_S
+        while not choice.is_visible() and time.monotonic() < deadline:
+            opener.click()
+            self.page.wait_for_timeout(300)
+        choice.click()
+        field = self.page.locator(f".st-key-{key} input[role='combobox']")
+        wait_until(field.input_value, lambda value: value == option, f"{key} to show {option!r}")
+        self.idle()
+
+    def press(self, key: str) -> None:
+        button = self.page.locator(f".st-key-{key} button")
+        button.scroll_into_view_if_needed()
+        button.click()
+
+    def shot(self, save_screenshot, name: str) -> None:
+        """Save the whole page as ``explorer-<name>.png``, the window stretched to show all of it."""
+        self.idle()
+        size = self.page.viewport_size
+        height = max(size["height"], min(self.page.evaluate(_PAGE_HEIGHT_JS), 2400))
+        self.page.set_viewport_size({"width": size["width"], "height": height})
+        self.page.wait_for_timeout(300)  # plotly and the painter redraw for the new size
+        save_screenshot(self.page, f"explorer-{name}")
+        self.page.set_viewport_size(size)
+        self.page.wait_for_timeout(100)
+
+    def assert_no_errors(self) -> None:
+        assert not self.errors, f"the page reported errors: {self.errors}"
+
+
+@pytest.fixture(scope="module")
+def app_url(streamlit_server) -> str:
+    return streamlit_server(APP)
+
+
+@pytest.fixture
+def explorer(page, app_url) -> Explorer:
+    explorer = Explorer(page, app_url)
+    explorer.tab("Before / after")
+    return explorer
+
+
+def test_painted_cells_and_labels_are_blocked_in_the_focus_heatmap(explorer: Explorer, save_screenshot):
+    page = explorer.page
+    rows, cols = explorer.shape
+    assert rows == cols >= 6
+    assert "plan" not in parse_qs(urlparse(page.url).query)
+    unmasked = explorer.wait_heatmap_blocked(np.zeros((rows, cols), dtype=bool))["weights"]
+    assert unmasked.shape == (rows, cols) and not np.isnan(unmasked).any()
+    np.testing.assert_allclose(unmasked.sum(axis=1), 1.0, atol=ATOL)
+    explorer.shot(save_screenshot, "loaded")
+
+    # One cell: query 3 may no longer attend to key 5.
+    blocked = np.zeros((rows, cols), dtype=bool)
+    blocked[3, 5] = True
+    explorer.click_cell(3, 5)
+    explorer.wait_painted(blocked)
+    shown = explorer.wait_heatmap_blocked(blocked)
+    np.testing.assert_allclose(shown["weights"], renormalised(unmasked, blocked), atol=ATOL, equal_nan=True)
+    np.testing.assert_allclose(np.nansum(shown["weights"], axis=1), 1.0, atol=ATOL)
+    overlay = shown["blocked"]
+    assert overlay is not None and np.array_equal(~np.isnan(overlay), blocked), "the grey 'blocked' overlay"
+    assert "plan=" in page.url
+    allow = explorer.link_plan().compile(LAYERS, HEADS, rows)[0].allow  # (H, T, T) of layer 0
+    assert np.array_equal(~allow[0].numpy(), blocked), "the link holds the painted cell of layer 0 head 0"
+    assert allow[1:].all(), "the other heads of layer 0 are untouched"
+    explorer.shot(save_screenshot, "paint-cell")
+
+    # A key's label: nobody attends to key 2 in this head any more.
+    blocked[:, 2] = True
+    explorer.click_column_label(2)
+    explorer.wait_painted(blocked)
+    shown = explorer.wait_heatmap_blocked(blocked)
+    np.testing.assert_allclose(shown["weights"], renormalised(unmasked, blocked), atol=ATOL, equal_nan=True)
+    assert np.array_equal(~explorer.link_plan().compile(LAYERS, HEADS, rows)[0].allow[0].numpy(), blocked)
+    explorer.shot(save_screenshot, "label-column")
+
+    # Undo takes back the label click only.
+    blocked[:, 2] = False
+    blocked[3, 5] = True
+    explorer.press("ex_undo")
+    explorer.wait_painted(blocked)
+    shown = explorer.wait_heatmap_blocked(blocked)
+    np.testing.assert_allclose(shown["weights"], renormalised(unmasked, blocked), atol=ATOL, equal_nan=True)
+    explorer.shot(save_screenshot, "undo")
+
+    # Reset empties the plan and the link.
+    explorer.press("ex_reset")
+    blocked[:] = False
+    explorer.wait_painted(blocked)
+    shown = explorer.wait_heatmap_blocked(blocked)
+    np.testing.assert_allclose(shown["weights"], unmasked, atol=ATOL)
+    wait_until(lambda: page.url, lambda url: "plan=" not in url, "the link to drop its plan")
+    explorer.assert_no_errors()
+
+
+def test_gating_a_picked_head_outlines_lists_it_and_moves_the_embedding(explorer: Explorer, save_screenshot):
+    page = explorer.page
+    explorer.tab("Overview")
+    explorer.expand("Heads: pick, focus, gate")
+    heads = page.locator(".st-key-ex_head_painter [data-testid='grid-painter']")
+    heads.wait_for()
+    canvas = page.locator(".st-key-ex_head_painter canvas")
+    assert (int(heads.get_attribute("data-rows")), int(heads.get_attribute("data-cols"))) == (LAYERS, HEADS)
+    box, cell, left, top = settled_grid(heads, canvas)
+    page.mouse.click(box["x"] + left + 5.5 * cell, box["y"] + top + 2.5 * cell)  # layer 2, head 5
+    picked = np.zeros((LAYERS, HEADS), dtype=int)
+    picked[2, 5] = 1
+    bits = "".join(map(str, picked.ravel()))
+    wait_until(lambda: heads.get_attribute("data-blocked"), lambda shown: shown == bits, "head (2, 5) picked")
+    gate = page.locator(".st-key-ex_gate_apply button")
+    wait_until(gate.is_enabled, bool, "the 'Gate chosen' button to be enabled")
+    assert float(page.locator(".st-key-ex_gate_value input[type='range']").input_value()) == 0.0
+    explorer.press("ex_gate_apply")
+
+    overview = wait_until(
+        lambda: page.evaluate(_OVERVIEW_JS),
+        lambda o: o is not None and "marked L2 h5" in o["shapes"],
+        "the overview to outline layer 2 head 5",
+    )
+    assert [s for s in overview["shapes"] if s.startswith("marked")] == ["marked L2 h5"]
+    gates = [(rule.layers, rule.heads, rule.gate) for rule in explorer.link_plan().rules]
+    assert gates == [((2,), (5,), 0.0)]
+    explorer.shot(save_screenshot, "gate-overview")
+
+    explorer.tab("Plan & share")
+    assert "layer 2 · head 5: gate × 0" in page.locator(".st-key-ex_split").inner_text()
+    explorer.tab("Effect")
+    metric = page.locator("[data-testid='stMetric']", has_text="cosine to unmasked")
+    cosine = float(metric.locator("[data-testid='stMetricValue']").inner_text())
+    assert 0.0 < cosine < 1.0, "silencing a head must move the sentence embedding"
+    explorer.shot(save_screenshot, "gate-effect")
+    explorer.assert_no_errors()
+
+
+def test_an_overview_tile_focuses_its_head_and_a_preset_masks_it(explorer: Explorer, save_screenshot):
+    page = explorer.page
+    rows, cols = explorer.shape
+    explorer.tab("Overview")
+    settled_box(page.locator(".st-key-ex_overview .js-plotly-plot"))
+    overview = page.evaluate(_OVERVIEW_JS)
+    assert "focus L0 h0" in overview["shapes"]
+    (tile,) = [t for t in overview["tiles"] if (t["layer"], t["head"]) == (3, 7)]
+    page.mouse.click(tile["x"], tile["y"])
+
+    wait_until(explorer.focus_inputs, lambda lh: lh == (3, 7), "the Layer/Head inputs to show 3, 7")
+    explorer.idle()
+    assert page.get_by_role("heading", name="Mask of layer 3 · head 7").is_visible()
+    assert "focus L3 h7" in page.evaluate(_OVERVIEW_JS)["shapes"]
+    assert parse_qs(urlparse(page.url).query)["focus"] == ["3.7"]
+    explorer.tab("Before / after")
+    unmasked = explorer.wait_heatmap_blocked(np.zeros((rows, cols), dtype=bool))
+    assert "Layer 3 · head 7" in unmasked["title"]
+    unmasked = unmasked["weights"]
+    explorer.shot(save_screenshot, "overview-focus")
+
+    # The preset goes to the focused head only, so layer 3's input is unchanged and the reference is exact.
+    explorer.expand("Presets")
+    explorer.choose("ex_preset", "Causal")
+    explorer.press("ex_preset_apply")
+    upper = np.triu(np.ones((rows, cols), dtype=bool), k=1)
+    shown = explorer.wait_heatmap_blocked(upper)
+    np.testing.assert_allclose(shown["weights"], renormalised(unmasked, upper), atol=ATOL, equal_nan=True)
+    np.testing.assert_allclose(np.nansum(shown["weights"], axis=1), 1.0, atol=ATOL)
+    assert np.array_equal(~np.isnan(shown["blocked"]), upper)
+    plan = explorer.link_plan()
+    rules = [(rule.layers, rule.heads, rule.allow) for rule in plan.rules]
+    assert rules == [((3,), (7,), {"preset": "causal"})]
+    compiled = plan.compile(LAYERS, HEADS, rows)
+    masked_layers = [i for i, mask in enumerate(compiled) if mask is not None and mask.allow is not None]
+    assert masked_layers == [3]
+    allow = compiled[3].allow.numpy()  # (H, T, T)
+    assert np.array_equal(~allow[7], upper)
+    assert allow[np.arange(HEADS) != 7].all(), "the other heads of layer 3 are untouched"
+    # Preset cells are locked, not painted: the painter keeps its own grid empty.
+    assert not explorer.painted().any()
+    explorer.shot(save_screenshot, "preset-causal")
+    explorer.assert_no_errors()
+
+
+def check_figures_fit(explorer: Explorer) -> None:
+    """Check that the overview, the focus heatmap and the painter fit their columns, unsqueezed."""
+    page = explorer.page
+    for tab, key in [("Overview", "ex_overview"), ("Before / after", "ex_focus_fig")]:
+        explorer.tab(tab)
+        fit = wait_until(lambda k=key: page.evaluate(_FIT_JS, k), lambda f: f and f["shown"] > 0, key)
+        # Built no wider than its column, and drawn at the size it was built (not squeezed by Streamlit).
+        assert fit["built"] <= fit["column"] + 0.5, (key, fit)
+        assert fit["drawn"] == fit["built"], (key, fit)
+    canvas = page.locator(".st-key-ex_token_painter canvas").bounding_box()
+    column = page.locator(".st-key-ex_split [data-testid='stColumn']").first.bounding_box()
+    assert canvas["x"] + canvas["width"] <= column["x"] + column["width"] + 0.5, "the painter overflows"
+    explorer.tab("Overview")
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_figures_fit_their_columns(chromium_browser, app_url, save_screenshot, width: int):
+    """At 1280 px the columns sit side by side, at 800 px they stack; 1280 px also in presentation mode."""
+    context = chromium_browser.new_context(viewport={"width": width, "height": 800})
+    try:
+        page = context.new_page()
+        explorer = Explorer(page, app_url)
+        check_figures_fit(explorer)
+        save_screenshot(page, f"explorer-{width}")  # what a user sees first, at 800 px high
+        explorer.shot(save_screenshot, f"{width}-whole-page")
+        if width == 1280:
+            page.locator(".st-key-presentation label").click()
+            wait_until(
+                lambda: page.evaluate(_FONT_JS),
+                lambda size: size == PRESENTATION_THEME.font_size,
+                "the overview in the presentation theme",
+            )
+            explorer.idle()
+            check_figures_fit(explorer)
+            save_screenshot(page, "explorer-presentation")
+            explorer.shot(save_screenshot, "presentation-whole-page")
+        explorer.assert_no_errors()
+    finally:
+        context.close()

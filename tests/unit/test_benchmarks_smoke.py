@@ -1,0 +1,99 @@
+"""Smoke test of the benchmark code on tiny random models at T = 8, one repetition: rows are well formed.
+
+No timing is asserted (that is what the benchmarks are for); what is asserted is that every column the
+tables print exists, that sizes and times are positive and finite, and that our forward equals Hugging Face
+eager on the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks import forward, payload, report, run
+from benchmarks.memory import tensor_mb
+from benchmarks.models import load_trio, tiny_tokenizer
+from benchmarks.texts import count_tokens, text_of_tokens
+from benchmarks.timing import percentile, time_interleaved
+
+T = 8
+ONE_REP = (1, 0)
+
+
+def _check_columns(rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
+    assert rows
+    for row in rows:
+        missing = [key for key, _, _ in columns if key not in row]
+        assert not missing, f"row lacks the printed columns {missing}"
+        for key, _, _ in columns:
+            value = row[key]
+            if isinstance(value, float):
+                assert math.isfinite(value) and value >= 0, f"{key} = {value}"
+
+
+@pytest.fixture(scope="module", params=["tiny-gpt2", "tiny-llama-gqa"])
+def trio(request):
+    return load_trio(request.param)
+
+
+def test_texts_have_exactly_the_asked_token_count() -> None:
+    tokenizer = tiny_tokenizer()
+    for n in (1, 8, 100):
+        for start in (0, 5):
+            assert count_tokens(tokenizer, text_of_tokens(tokenizer, n, start=start)) == n
+    assert text_of_tokens(tokenizer, 8, start=0) != text_of_tokens(tokenizer, 8, start=1)
+    with pytest.raises(ValueError, match="room for a word"):
+        text_of_tokens(tokenizer, 0)
+
+
+def test_interleaved_timing_rotates_and_counts_every_call() -> None:
+    calls: list[str] = []
+    variants = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+    times = time_interleaved(variants, reps=3, warmup=1)
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3, "c": 3}
+    assert calls == list("abc") + list("abc") + list("bca") + list("cab")
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+
+
+def test_forward_rows_are_well_formed_and_ours_matches_eager(trio) -> None:
+    rows = forward.measure_model(trio, [T], lambda _: ONE_REP, log=lambda _: None)
+    _check_columns(rows, run.FORWARD_COLUMNS)
+    (row,) = rows
+    assert (row["model"], row["T"], row["reps"]) == (trio.name, T, 1)
+    assert row["max_diff_vs_eager"] < 1e-4
+    assert set(row["spread_ms"]) == set(forward.VARIANTS)
+
+
+def test_incremental_rows_are_well_formed(trio) -> None:
+    rows = forward.measure_incremental(trio, [T], lambda _: ONE_REP, log=lambda _: None)
+    if not forward.has_incremental(trio.ours):
+        assert rows == []
+        return
+    _check_columns(rows, run.INCREMENTAL_COLUMNS)
+    assert rows[0]["max_diff"] < 1e-4
+
+
+def test_payload_row_is_well_formed(trio) -> None:
+    row = payload.measure_one(trio.ours, trio.name, T, ONE_REP, log=lambda _: None)
+    _check_columns([row], run.PAYLOAD_COLUMNS)
+    assert row["overview_kb"] > 0 and row["focus_kb"] > 0 and row["painter_kb"] > 0
+    assert row["sent_kb"] == pytest.approx(row["overview_kb"] + row["focus_kb"] + row["painter_kb"])
+
+
+def test_result_size_counts_the_result_tensors(trio) -> None:
+    result = trio.ours.run(text_of_tokens(trio.tokenizer, T))
+    tensors = (result.attentions, result.hidden, result.logits, result.token_change)  # float32, 4 bytes each
+    expected = sum(t.numel() * 4 for t in tensors)
+    assert tensor_mb(result) == pytest.approx(expected / 1e6)
+
+
+def test_goals_and_table() -> None:
+    suites = {
+        "forward": {"rows": [{"model": "minilm", "T": 128, "run_busy/eager": 1.3}]},
+        "browser": {"rows": [{"T": 32, "edit_p50_ms": 200.0}]},
+    }
+    verdicts = {g["goal"]: g["met"] for g in run.goals(suites)}
+    assert verdicts == {"run_busy/eager at T=128 (minilm)": "NO", "edit p50 at T=32 (ms)": "yes"}
+    table = report.format_table([{"a": 1.5, "b": None}], [("a", "A", ".2f"), ("b", "B", "")], "title")
+    assert table.splitlines() == ["title", "   A  B", "----  -", "1.50  –"]
