@@ -1,0 +1,303 @@
+"""Run the benchmarks, print their tables and write ``benchmarks/results/<name>.json``.
+
+python -m benchmarks                 # everything (< 10 min on 2 cores)
+python -m benchmarks --quick         # a short run (fewer T, fewer repetitions)
+python -m benchmarks --suite forward,payload
+python benchmarks/run.py --quick     # the same, as a script
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` and `maskattn` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import report
+
+SUITES = ("forward", "payload", "memory", "browser", "profile")
+GOALS = {
+    "run_busy/eager at T=128 (minilm)": 1.15,
+    "edit p50 at T=32 (ms)": 250.0,
+    "edit p50 at T=128 (ms)": 500.0,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much to measure: the full run or ``--quick``."""
+
+    models: tuple[str, ...] = ("minilm", "tiny-gpt2", "tiny-llama-gqa")
+    tokens: tuple[int, ...] = (16, 32, 128, 512)
+    reps: Callable[[int], tuple[int, int]] = field(default=lambda T: (5, 1) if T >= 512 else (20, 2))
+    payload_models: tuple[str, ...] = ("minilm",)
+    payload_reps: Callable[[int], tuple[int, int]] = field(default=lambda T: (3, 1) if T >= 512 else (7, 1))
+    memory_models: tuple[str, ...] = ("minilm", "tiny-gpt2", "tiny-llama-gqa")
+    memory_tokens: int = 512
+    browser_tokens: tuple[int, ...] = (32, 128)
+    browser_edits: int = 20
+    browser_warmup: int = 2
+    profile_tokens: tuple[int, ...] = (32, 128)
+    profile_runs: int = 10
+
+
+FULL = Settings()
+QUICK = Settings(
+    tokens=(16, 32),
+    reps=lambda T: (3, 1),
+    payload_reps=lambda T: (2, 1),
+    memory_models=("minilm",),
+    memory_tokens=64,
+    browser_tokens=(32,),
+    browser_edits=5,
+    browser_warmup=1,
+    profile_tokens=(32,),
+    profile_runs=3,
+)
+
+FORWARD_COLUMNS = [
+    ("model", "model", ""),
+    ("T", "T", "d"),
+    ("reps", "n", "d"),
+    ("hf_sdpa_ms", "sdpa ms", ".1f"),
+    ("hf_eager_attn_ms", "eager+attn ms", ".1f"),
+    ("fwd_empty_ms", "fwd empty", ".1f"),
+    ("fwd_busy_ms", "fwd busy", ".1f"),
+    ("run_empty_ms", "run empty", ".1f"),
+    ("run_empty_full_ms", "run empty full", ".1f"),
+    ("run_busy_ms", "run busy", ".1f"),
+    ("compile_busy_ms", "compile", ".2f"),
+    ("fwd_busy/eager", "fwd busy/eager", ".2f"),
+    ("run_busy/eager", "run busy/eager", ".2f"),
+    ("run_busy/sdpa", "run busy/sdpa", ".2f"),
+    ("max_diff_vs_eager", "|Δ| vs eager", ".1e"),
+]
+INCREMENTAL_COLUMNS = [
+    ("model", "model", ""),
+    ("T", "T", "d"),
+    ("reps", "n", "d"),
+    ("full_ms", "full ms", ".1f"),
+    ("incremental_ms", "incremental ms", ".1f"),
+    ("incremental/full", "incr/full", ".2f"),
+    ("max_diff", "|Δ| attentions", ".1e"),
+]
+PAYLOAD_COLUMNS = [
+    ("model", "model", ""),
+    ("T", "T", "d"),
+    ("overview_kb", "overview kB", ".0f"),
+    ("focus_kb", "focus kB", ".0f"),
+    ("painter_kb", "painter kB", ".0f"),
+    ("sent_kb", "sent kB", ".0f"),
+    ("overview_build_ms", "overview build", ".1f"),
+    ("overview_json_ms", "overview json", ".1f"),
+    ("focus_build_ms", "focus build", ".1f"),
+    ("focus_json_ms", "focus json", ".1f"),
+    ("figures_ms", "figures ms", ".1f"),
+    ("painter_ms", "painter ms", ".1f"),
+    ("npz_ms", "npz ms", ".1f"),
+    ("npz_kb", "npz kB", ".0f"),
+    ("focus_html_ms", "html ms", ".1f"),
+    ("focus_html_kb", "html kB", ".0f"),
+]
+MEMORY_COLUMNS = [
+    ("model", "model", ""),
+    ("T", "T", "d"),
+    ("variant", "variant", ""),
+    ("peak_mb", "peak MB", ".1f"),
+    ("kept_mb", "kept MB", ".1f"),
+    ("result_mb", "result MB", ".1f"),
+    ("rss_before_mb", "RSS before MB", ".0f"),
+]
+BROWSER_COLUMNS = [
+    ("T", "T", "d"),
+    ("edits", "edits", "d"),
+    ("edit_p50_ms", "edit p50", ".0f"),
+    ("edit_p95_ms", "edit p95", ".0f"),
+    ("start_p50_ms", "rerun starts p50", ".0f"),
+    ("painter_p50_ms", "painter redrawn p50", ".0f"),
+    ("overview_p50_ms", "overview redrawn p50", ".0f"),
+    ("done_p50_ms", "script done p50", ".0f"),
+    ("busy_p50_ms", "browser busy p50", ".0f"),
+]
+PHASE_COLUMNS = [("phase", "phase", ""), ("ms", "ms / call", ".1f"), ("share", "share", ".0%")]
+OPS_COLUMNS = [
+    ("ours", "ours (busy plan, compile included)", ""),
+    ("ours_ms", "ms", ".1f"),
+    ("eager", "HF eager + attentions", ""),
+    ("eager_ms", "ms", ".1f"),
+]
+
+
+def run_forward(settings: Settings, log) -> dict:
+    from benchmarks import forward
+
+    out = forward.run_suite(settings.models, settings.tokens, settings.reps, log)
+    print(report.format_table(out["forward"], FORWARD_COLUMNS, "\n(a) forward: median ms, paired ratios"))
+    if out["incremental"]:
+        print(
+            report.format_table(out["incremental"], INCREMENTAL_COLUMNS, "\n(e) last-layer plan: incremental")
+        )
+    else:
+        print("\n(e) incremental: MaskedModel.run has no `incremental` parameter here; skipped")
+    return out
+
+
+def run_payload(settings: Settings, log) -> dict:
+    from benchmarks import payload
+
+    rows = payload.run_suite(settings.payload_models, settings.tokens, settings.payload_reps, log)
+    print(report.format_table(rows, PAYLOAD_COLUMNS, "\n(b) per-update payload and build time (median)"))
+    return {"payload": rows}
+
+
+def run_memory(settings: Settings, log) -> dict:
+    from benchmarks import memory
+
+    rows = memory.run_suite(settings.memory_models, settings.memory_tokens, log)
+    print(report.format_table(rows, MEMORY_COLUMNS, "\n(d) peak memory of one call"))
+    return {"memory": rows}
+
+
+def run_browser(settings: Settings, log) -> dict:
+    from benchmarks import browser
+
+    rows = browser.run_suite(settings.browser_tokens, settings.browser_edits, settings.browser_warmup, log)
+    print(report.format_table(rows, BROWSER_COLUMNS, "\n(c) browser: ms after mouse-up (p50 unless noted)"))
+    return {"browser": rows}
+
+
+def run_profile(settings: Settings, log) -> dict:
+    from benchmarks import profile_run
+
+    out = profile_run.run_suite(settings.profile_tokens, settings.profile_runs, log)
+    for entry in out["library"]:
+        title = (
+            f"\nprofile: MaskedModel.run, {entry['model']} T={entry['T']} "
+            f"({entry['unprofiled_ms']:.1f} ms unprofiled)"
+        )
+        print(report.format_table(entry["phases"], PHASE_COLUMNS, title))
+        ops = [
+            {"ours": a["op"], "ours_ms": a["self_ms"], "eager": b["op"], "eager_ms": b["self_ms"]}
+            for a, b in zip(entry["ops_ours"], entry["ops_eager"], strict=False)
+        ]
+        print(report.format_table(ops[:8], OPS_COLUMNS, "top torch ops, self CPU ms per forward"))
+    for entry in out["explorer"]:
+        title = (
+            f"\nprofile: Explorer rerun T={entry['T']} ({entry['unprofiled_ms']:.0f} ms unprofiled, server)"
+        )
+        print(report.format_table(entry["phases"], PHASE_COLUMNS, title))
+    return out
+
+
+RUNNERS = {
+    "forward": run_forward,
+    "payload": run_payload,
+    "memory": run_memory,
+    "browser": run_browser,
+    "profile": run_profile,
+}
+
+
+def goals(suites: dict) -> list[dict]:
+    """Return one row per goal that this run measured: value, goal, met or not."""
+    found: dict[str, float] = {}
+    for row in suites.get("forward", {}).get("rows", []):
+        if row["model"] == "minilm" and row["T"] == 128:
+            found["run_busy/eager at T=128 (minilm)"] = row["run_busy/eager"]
+    for row in suites.get("browser", {}).get("rows", []):
+        found[f"edit p50 at T={row['T']} (ms)"] = row["edit_p50_ms"]
+    return [
+        {
+            "goal": name,
+            "measured": found[name],
+            "limit": limit,
+            "met": "yes" if found[name] <= limit else "NO",
+        }
+        for name, limit in GOALS.items()
+        if name in found
+    ]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short run: fewer T and repetitions")
+    parser.add_argument("--suite", default=",".join(SUITES), help=f"comma-separated, from {','.join(SUITES)}")
+    parser.add_argument("--name", help="results file name (default: 'cpu', or 'quick' with --quick)")
+    parser.add_argument("--no-save", action="store_true", help="print only; write no results file")
+    args = parser.parse_args(argv)
+    args.suites = [s.strip() for s in args.suite.split(",") if s.strip()]
+    unknown = set(args.suites) - set(SUITES)
+    if unknown:
+        parser.error(f"unknown suite(s) {sorted(unknown)}; choose from {', '.join(SUITES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen suites; return 1 if a suite failed, else 0 (also when a goal is missed)."""
+    args = parse_args(argv)
+    settings = QUICK if args.quick else FULL
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    meta = report.environment() | {"quick": args.quick, "suites": args.suites}
+    name = args.name or ("quick" if args.quick else "cpu")
+    # Suites not run this time keep their stored rows, so the goals are judged on the latest of each.
+    merged = {} if args.no_save else report.load(name)
+    failed: list[str] = []
+    path = None
+    for suite in args.suites:
+        before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        suite_start = time.perf_counter()
+        try:
+            out = RUNNERS[suite](settings, log)
+        except Exception as err:  # one broken suite (a page that moved, no chromium) must not lose the others
+            failed.append(suite)
+            log(f"suite {suite} failed: {type(err).__name__}: {err}\n{traceback.format_exc()}")
+            continue
+        info = {
+            "seconds": time.perf_counter() - suite_start,
+            "load_average_1min": [before, os.getloadavg()[0] if hasattr(os, "getloadavg") else None],
+        }
+        if suite == "forward":
+            new = {
+                "forward": {"rows": out["forward"], **info},
+                "incremental": {"rows": out["incremental"], **info},
+            }
+        elif suite == "profile":
+            new = {"profile": {**out, **info}}
+        else:
+            new = {suite: {"rows": out[suite], **info}}
+        merged |= report.rounded(new)
+        merged["goals"] = {"rows": goals(merged)}
+        meta["seconds"] = time.perf_counter() - started
+        if not args.no_save:  # after every suite, so a later failure keeps what was measured
+            path = report.save(name, merged, report.rounded(meta | {"failed": failed}))
+    if merged.get("goals", {}).get("rows"):
+        columns = [
+            ("goal", "goal", ""),
+            ("measured", "measured", ".2f"),
+            ("limit", "limit", ".2f"),
+            ("met", "met", ""),
+        ]
+        print(report.format_table(merged["goals"]["rows"], columns, "\ngoals (latest stored value of each)"))
+    print(f"\n{time.perf_counter() - started:.0f} s in all; load average at the start {meta['load_average']}")
+    if path is not None:
+        print(f"results: {path}")
+    if failed:
+        print(f"FAILED suites: {', '.join(failed)} (see the log above)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
