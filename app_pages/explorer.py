@@ -28,6 +28,7 @@ EXAMPLES = [
     "我们在教室里学习注意力机制。",
 ]
 HISTORY_LIMIT = 50
+TABS = ["Overview", "Before / after", "Effect", "Plan & share"]
 LOCKED_WORDS = replace(ATTENTION_WORDS, marked="blocked by a rule")
 # The figures have fixed pixel sizes, and Streamlit squeezes a wider one into its column, which leaves the
 # matrix small inside a tall empty frame. So they are built to this width (times the theme's size scale):
@@ -369,10 +370,11 @@ def compare_tab(model, result, baseline, focus) -> None:
     st.plotly_chart(figure, key="ex_focus_fig", config=fig.PLOTLY_CONFIG, width="content")
     st.download_button(
         "Download this figure (HTML)",
-        fig.figure_html(figure),
+        lambda: fig.figure_html(figure),  # built on click: the page carries plotly.js (~5 MB)
         file_name=f"head_{layer}_{head}.html",
         mime="text/html",
         key="ex_dl_fig",
+        on_click="ignore",
     )
 
 
@@ -443,14 +445,16 @@ def plan_tab(model, result) -> None:
         file_name="mask_plan.json",
         mime="application/json",
         key="ex_dl_plan",
+        on_click="ignore",
         use_container_width=True,
     )
     b.download_button(
         "Export attentions (.npz)",
-        attentions_npz(result),
+        lambda: attentions_npz(result),  # built on click, not on every edit (~100 ms at T=128)
         file_name="attentions.npz",
         mime="application/octet-stream",
         key="ex_dl_npz",
+        on_click="ignore",
         use_container_width=True,
     )
     upload = st.file_uploader("Import a plan (JSON file)", type=["json"], key="ex_upload", max_upload_size=1)
@@ -566,15 +570,18 @@ def main() -> None:
         with st.expander("Heads: pick, focus, gate", expanded=False):
             head_painter(model)
     with right:
-        tabs = st.tabs(["Overview", "Before / after", "Effect", "Plan & share"])
-        with tabs[0]:
-            overview_tab(model, result, focus)
-        with tabs[1]:
-            compare_tab(model, result, baseline, focus)
-        with tabs[2]:
-            effect_tab(model, result)
-        with tabs[3]:
-            plan_tab(model, result)
+        # Only the open tab is built: hidden tabs' figures would cost each edit ~200 ms in the browser.
+        tabs = st.tabs(TABS, key="ex_tab", on_change="rerun")
+        sections = (
+            lambda: overview_tab(model, result, focus),
+            lambda: compare_tab(model, result, baseline, focus),
+            lambda: effect_tab(model, result),
+            lambda: plan_tab(model, result),
+        )
+        for tab, section in zip(tabs, sections, strict=True):
+            if tab.open:
+                with tab:
+                    section()
 
 
 main()

@@ -76,11 +76,12 @@ def masked_attention(
     if allow is None:
         weights = torch.softmax(scores, dim=-1)  # (B, H, Q, K)
     elif mode == "pre_softmax":
-        scores = scores.masked_fill(~allow, float("-inf"))
-        # A fully blocked row is all −inf; softmax would give NaN there, so define it as weights 0.
-        row_open = allow.any(dim=-1, keepdim=True)  # (B|1, H|1, Q, 1)
-        weights = torch.softmax(scores.masked_fill(~row_open, 0.0), dim=-1)
-        weights = weights.masked_fill(~allow, 0.0)  # exact zeros, also on fully blocked rows
+        blocked = ~allow  # as small as allow: it broadcasts
+        scores = scores.masked_fill_(blocked, float("-inf"))  # in place: scores is ours, and large
+        weights = torch.softmax(scores, dim=-1)  # blocked cells get exactly exp(−∞) = 0
+        if not bool(allow.any(dim=-1).all()):
+            # A fully blocked row is all −∞ and softmax gives NaN there: define it as weights 0.
+            weights = weights.nan_to_num(0.0)
     else:  # post_softmax: the seed's formula 2, wrong on purpose
         weights = torch.softmax(scores, dim=-1).masked_fill(~allow, 0.0)
 

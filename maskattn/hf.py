@@ -61,6 +61,8 @@ def maskattn_attention(
     allow = attention_mask  # (B, 1, Q, K) bool from our mask builder, or None
     if allow is not None and allow.dtype != torch.bool:
         allow = allow > torch.finfo(allow.dtype).min / 2  # additive 0 / most-negative → bool
+    if allow is not None and bool(allow.all()):
+        allow = None  # the model's own mask blocks nothing (no padding, not causal): skip the masking passes
 
     layer = maskattn_call.layers[module.layer_idx] if maskattn_call is not None else None
     if layer is not None and layer.allow is not None:

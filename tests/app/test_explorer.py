@@ -34,6 +34,19 @@ def heatmap_values(trace) -> np.ndarray:
     return np.asarray(z, dtype=float)
 
 
+def open_tab(at, label: str):
+    """Return ``at`` rerun with the tab ``label`` open (only the open tab is built)."""
+    at.session_state["ex_tab"] = label
+    return no_exceptions(at.run())
+
+
+def test_hidden_tabs_are_not_built(app):
+    at = no_exceptions(app.run())
+    assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["ex_overview"]
+    open_tab(at, "Before / after")
+    assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["ex_focus_fig"]
+
+
 def test_default_page_runs_the_bundled_model(app):
     at = no_exceptions(app.run())
     assert at.title[0].value == "Explorer"
@@ -58,7 +71,7 @@ def test_causal_preset_masks_the_focused_head(app):
     no_exceptions(at)
     plan = at.session_state["ex_plan"]
     assert [r.allow for r in plan.rules] == [{"preset": "causal"}]
-    z = heatmap_values(plotly_figure(at, "ex_focus_fig").data[0])
+    z = heatmap_values(plotly_figure(open_tab(at, "Before / after"), "ex_focus_fig").data[0])
     above = np.triu(np.ones_like(z, dtype=bool), k=1)
     assert np.array_equal(np.isnan(z), above)  # blocked cells are drawn as "blocked", not as a weight
     assert np.allclose(np.nansum(z, axis=1), 1.0, atol=1e-3)  # still a distribution over the allowed keys
@@ -74,7 +87,7 @@ def test_gating_chosen_heads_changes_the_embedding(app):
     no_exceptions(at)
     gates = [(r.layers, r.heads, r.gate) for r in at.session_state["ex_plan"].rules]
     assert gates == [((0,), (1,), 0.0), ((3,), (4,), 0.0)]
-    cosine = float(next(m.value for m in at.metric if "cosine" in m.label))
+    cosine = float(next(m.value for m in open_tab(at, "Effect").metric if "cosine" in m.label))
     assert 0.0 < cosine < 1.0
     at.button(key="ex_undo").click().run()
     assert not at.session_state["ex_plan"].rules
@@ -88,7 +101,7 @@ def test_link_restores_text_focus_and_plan(app):
     assert at.text_area(key="ex_text").value == "A short link test."
     assert (at.number_input(key="ex_layer").value, at.number_input(key="ex_head").value) == (2, 3)
     assert at.session_state["ex_plan"] == plan
-    z = heatmap_values(plotly_figure(at, "ex_focus_fig").data[0])
+    z = heatmap_values(plotly_figure(open_tab(at, "Before / after"), "ex_focus_fig").data[0])
     assert np.isnan(z[:, 1]).all() and not np.isnan(np.delete(z, 1, axis=1)).any()
 
 
@@ -112,7 +125,7 @@ def test_empty_text_shows_an_error_not_a_traceback(app):
     ],
 )
 def test_bad_plan_import_is_refused_with_a_reason(app, pasted, reason):
-    at = no_exceptions(app.run())
+    at = open_tab(no_exceptions(app.run()), "Plan & share")
     at.text_area(key="ex_paste").input(pasted).run()
     at.button(key="ex_paste_apply").click().run()
     no_exceptions(at)
@@ -121,7 +134,7 @@ def test_bad_plan_import_is_refused_with_a_reason(app, pasted, reason):
 
 
 def test_good_plan_import_applies(app):
-    at = no_exceptions(app.run())
+    at = open_tab(no_exceptions(app.run()), "Plan & share")
     at.text_area(key="ex_paste").input(
         '{"version": 1, "rules": [{"layers": [0], "heads": [0], "gate": 0}]}'
     ).run()

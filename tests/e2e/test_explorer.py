@@ -234,7 +234,10 @@ class Explorer:
         self.page.mouse.click(box["x"] + left + (col + 0.5) * cell, box["y"] + top / 2)
 
     def tab(self, name: str) -> None:
+        """Open tab ``name`` and wait for its content (only the open tab is built, on the next rerun)."""
         self.page.get_by_role("tab", name=name).click()
+        panel = self.page.locator("[data-testid='stTabs'] [role='tabpanel']:visible")
+        wait_until(lambda: panel.inner_text().strip(), bool, f"the {name!r} tab to be built")
         self.idle()
 
     def expand(self, label: str) -> None:
