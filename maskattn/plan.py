@@ -21,6 +21,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,6 +32,9 @@ import torch
 from . import masks
 
 PLAN_VERSION = 1
+COMPILED_CACHE_SIZE = 32  # compiled plans kept across MaskPlan objects (each ≤ L·H·T² bools)
+_COMPILED: OrderedDict[tuple, list] = OrderedDict()
+_COMPILED_LOCK = threading.Lock()
 MAX_RULES = 1000
 MAX_LIST_ITEMS = 100_000
 
@@ -323,6 +328,13 @@ class MaskPlan:
         cache_key = (num_layers, num_heads, num_tokens, str(device))
         if cache_key in self._cache:
             return self._cache[cache_key]
+        # Plans arrive freshly parsed on every app rerun, so also share compiled masks across equal plans.
+        shared_key = (self.key(), *cache_key)
+        with _COMPILED_LOCK:
+            if shared_key in _COMPILED:
+                _COMPILED.move_to_end(shared_key)
+                self._cache[cache_key] = _COMPILED[shared_key]
+                return _COMPILED[shared_key]
         allow: list[torch.Tensor | None] = [None] * num_layers
         gates: list[torch.Tensor | None] = [None] * num_layers
         for rule in self.rules:
@@ -348,6 +360,10 @@ class MaskPlan:
             for a, g in zip(allow, gates, strict=True)
         ]
         self._cache[cache_key] = compiled
+        with _COMPILED_LOCK:
+            _COMPILED[shared_key] = compiled
+            while len(_COMPILED) > COMPILED_CACHE_SIZE:
+                _COMPILED.popitem(last=False)
         return compiled
 
 
