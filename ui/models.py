@@ -13,7 +13,7 @@ def get_model(name: str) -> MaskedModel:
     return load_model(None if name == DEFAULT_MODEL_ID else name)
 
 
-@st.cache_resource(show_spinner=False, max_entries=256)
+@st.cache_resource(show_spinner=False, max_entries=32)  # each up to L·H·T² floats (75 MB at T=512)
 def run_cached(name: str, text: str, plan_key: str) -> RunResult:
     """Return the masked run of ``text`` under the plan whose canonical JSON is ``plan_key`` (cached)."""
     return get_model(name).run(text, MaskPlan.from_json(plan_key))
