@@ -247,13 +247,13 @@ def head_painter(model) -> None:
         help="Scales the chosen heads' outputs before the output projection; 0 ablates them.",
     )
     b, c, d = st.container(key="ex_gate_row").columns(3)
-    if b.button("Gate chosen", disabled=not chosen, key="ex_gate_apply", use_container_width=True):
+    if b.button("Gate chosen", disabled=not chosen, key="ex_gate_apply", width="stretch"):
         set_plan(editing.set_gates(plan, chosen, gate))
         st.rerun()
-    if c.button("Ungate chosen", disabled=not chosen, key="ex_gate_clear", use_container_width=True):
+    if c.button("Ungate chosen", disabled=not chosen, key="ex_gate_clear", width="stretch"):
         set_plan(editing.set_gates(plan, chosen, None))
         st.rerun()
-    if d.button("Clear picks", disabled=not chosen, key="ex_pick_clear", use_container_width=True):
+    if d.button("Clear picks", disabled=not chosen, key="ex_pick_clear", width="stretch"):
         st.session_state["ex_chosen"] = set()
         st.rerun()
     st.caption(f"{len(chosen)} head(s) chosen. Gated heads are outlined; the focused head is ringed.")
@@ -415,7 +415,7 @@ def effect_tab(model, result) -> None:
                     }
                 )
         st.caption("Top predictions (causal: the next token; masked LM: the [MASK] positions).")
-        st.dataframe(rows, hide_index=True, use_container_width=True)
+        st.dataframe(rows, hide_index=True, width="stretch")
     change = result.token_change.numpy()
     st.plotly_chart(
         fig.token_change_figure(
@@ -446,7 +446,7 @@ def plan_tab(model, result) -> None:
         mime="application/json",
         key="ex_dl_plan",
         on_click="ignore",
-        use_container_width=True,
+        width="stretch",
     )
     b.download_button(
         "Export attentions (.npz)",
@@ -455,7 +455,7 @@ def plan_tab(model, result) -> None:
         mime="application/octet-stream",
         key="ex_dl_npz",
         on_click="ignore",
-        use_container_width=True,
+        width="stretch",
     )
     upload = st.file_uploader("Import a plan (JSON file)", type=["json"], key="ex_upload", max_upload_size=1)
     if upload is not None and st.session_state.get("ex_upload_done") != upload.file_id:
@@ -562,9 +562,9 @@ def main() -> None:
             on_click=undo,
             disabled=not st.session_state["ex_history"],
             key="ex_undo",
-            use_container_width=True,
+            width="stretch",
         )
-        b.button("Reset plan", on_click=reset, disabled=not plan, key="ex_reset", use_container_width=True)
+        b.button("Reset plan", on_click=reset, disabled=not plan, key="ex_reset", width="stretch")
         with st.expander("Presets", expanded=False):
             preset_section(model, focus)
         with st.expander("Heads: pick, focus, gate", expanded=False):
