@@ -25,7 +25,7 @@ EXAMPLES = [
     "The keys to the cabinet are on the table.",
     "Paris is the capital of France, and Berlin is the capital of Germany.",
     "She gave him the book that she had bought in Tokyo.",
-    "我们在教室里学习注意力机制。",
+    "The trophy does not fit in the suitcase because it is too big.",
 ]
 HISTORY_LIMIT = 50
 TABS = ["Overview", "Before / after", "Effect", "Plan & share"]
@@ -545,6 +545,12 @@ def main() -> None:
         f"{badge} · {result.num_tokens} tokens · {model.name} on `{model.device}` · "
         f"{len(plan.rules)} rule(s){note}"
     )
+    unknown = model.tokenizer.unk_token
+    if unknown and result.tokens.count(unknown) * 4 > result.num_tokens:
+        st.info(
+            f"Many tokens are {unknown}: this model's vocabulary does not know these characters, so their "
+            "attention says little. Try an English sentence, or a multilingual model in the sidebar."
+        )
 
     theme = figure_theme()
     st.html(

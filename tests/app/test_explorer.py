@@ -148,3 +148,12 @@ def test_damaged_link_warns_and_falls_back(app):
     at = no_exceptions(app.run())
     assert any("link was ignored" in w.value for w in at.warning)
     assert not at.session_state["ex_plan"].rules
+
+
+def test_text_the_vocabulary_does_not_know_gets_a_hint(app):
+    at = no_exceptions(app.run())
+    at.text_area(key="ex_text").input("我们在教室里学习注意力机制。").run()
+    no_exceptions(at)
+    assert any("[UNK]" in i.value for i in at.info)
+    at.text_area(key="ex_text").input("The cat sat on the mat.").run()
+    assert not any("[UNK]" in i.value for i in at.info)
