@@ -21,6 +21,17 @@ pages = [
     st.Page("app_pages/mask_lab.py", title="Mask Lab", icon=":material/science:", url_path="mask_lab"),
     st.Page("app_pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
 ]
+# Streamlit forgets a widget's value in a run where the widget is not drawn, i.e. when its page is left.
+# Re-assigning these keys keeps what people typed and chose when they come back to a page.
+PERSISTENT_WIDGET_KEYS = (
+    "ex_text", "ex_scope", "ex_preset", "ex_gate_value",
+    "ml_view", "ml_source", "ml_heads", "ml_head", "ml_seed", "ml_length", "ml_text",
+    "ml_tr_text", "ml_tr_layer", "ml_tr_head", "ml_tr_preset", "ml_tr_block",
+)  # fmt: skip
+for key in PERSISTENT_WIDGET_KEYS:
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
+
 page = st.navigation(pages)
 sidebar.render()
 page.run()

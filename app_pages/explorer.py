@@ -15,7 +15,7 @@ from maskattn import figures as fig
 from ui import editing
 from ui.models import get_model, run_cached
 from ui.painter import grid_painter
-from ui.painter_codec import ATTENTION_WORDS, HEAD_WORDS
+from ui.painter_codec import ATTENTION_WORDS, HEAD_WORDS, MAX_SIDE
 from ui.share import SharedState, from_query_params, read_plan_file, to_query_params
 from ui.theme import figure_theme
 from ui.widgets import preset_params
@@ -28,6 +28,7 @@ EXAMPLES = [
     "The trophy does not fit in the suitcase because it is too big.",
 ]
 HISTORY_LIMIT = 50
+MAX_TOKENS = MAX_SIDE  # the painter's largest grid
 TABS = ["Overview", "Before / after", "Effect", "Plan & share"]
 LOCKED_WORDS = replace(ATTENTION_WORDS, marked="blocked by a rule")
 # The figures have fixed pixel sizes, and Streamlit squeezes a wider one into its column, which leaves the
@@ -95,7 +96,7 @@ def sync_link(model_name: str) -> None:
         st.session_state["ex_text"], model_name, st.session_state["ex_plan"], st.session_state["ex_focus"]
     )
     params = to_query_params(state)
-    for stale in set(st.query_params) - set(params):
+    for stale in set(st.query_params) - set(params) - {"lang"}:  # the classroom pages' language stays
         del st.query_params[stale]
     for name, value in params.items():
         if st.query_params.get(name) != value:
@@ -264,7 +265,7 @@ def preset_section(model, focus) -> None:
     name = st.selectbox("Preset", names, format_func=lambda n: PRESETS[n].label, key="ex_preset")
     st.caption(PRESETS[name].description)
     params = preset_params(PRESETS[name], key_prefix="ex_preset_param")
-    if st.button("Apply preset", key="ex_preset_apply", type="primary"):
+    if st.button("Apply preset", key="ex_preset_apply", type="primary", disabled=params is None):
         try:
             targets = editing.scope_targets(
                 st.session_state.get("ex_scope", "head"),
@@ -529,6 +530,13 @@ def main() -> None:
     plan = st.session_state["ex_plan"]
     started = time.perf_counter()
     try:
+        num_tokens = model.tokenize(text)[0].shape[1]
+        if num_tokens > MAX_TOKENS:
+            st.error(
+                f"The text has {num_tokens} tokens; the Explorer shows at most {MAX_TOKENS} "
+                "(every head's T × T weights are drawn). Shorten the text."
+            )
+            return
         result = run_cached(model.name, text, plan.key())
         baseline = model.baseline(text)
     except ValueError as err:

@@ -424,6 +424,7 @@ def trace_figures(trace, explorer_weights: torch.Tensor, model_name: str, lang: 
     lo, hi = st.slider(
         tr("trace.columns", lang), 0, total, (start, stop), key=f"ml_tr_cols_{layer}_{head}_{total}"
     )
+    lo = min(lo, total - 1)  # both handles at the end would leave no column to show
     hi = max(hi, lo + 1)
     columns = [str(i) for i in range(lo, hi)]
     for name, values in (("concat", trace.concat), ("projected", trace.projected)):

@@ -114,6 +114,9 @@ def or_masks(*masks: Mask) -> Mask:
 # ------------------------------------------------------------------------------------------------------------
 
 
+MAX_PARAMETER = 2**31 - 1  # beyond any sequence; larger values would overflow the index arithmetic
+
+
 def _index_list(values: Iterable[int], what: str) -> list[int]:
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise ValueError(f"{what} must be a list of non-negative integers, got {values!r}")
@@ -121,13 +124,17 @@ def _index_list(values: Iterable[int], what: str) -> list[int]:
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ValueError(f"{what} must be non-negative integers, got {v!r}")
+        if v > MAX_PARAMETER:
+            raise ValueError(f"{what} must be at most {MAX_PARAMETER}, got {v!r}")
         out.append(v)
     return out
 
 
-def _positive_int(value: Any, what: str, minimum: int = 1) -> int:
+def _positive_int(value: Any, what: str, minimum: int = 1, maximum: int | None = MAX_PARAMETER) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{what} must be an integer ≥ {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{what} must be at most {maximum}, got {value!r}")
     return value
 
 
@@ -219,7 +226,7 @@ def random(density: float, seed: int = 0) -> Mask:
     """Return a random mask allowing about ``density`` of the pairs; a pure function of (seed, q, k)."""
     if isinstance(density, bool) or not isinstance(density, int | float) or not 0.0 <= density <= 1.0:
         raise ValueError(f"density must be a number in [0, 1], got {density!r}")
-    seed = _positive_int(seed, "seed", minimum=0)
+    seed = _positive_int(seed, "seed", minimum=0, maximum=None)  # any size: folded to 32 bits below
     # Folded to 32 bits here: a large Python int added to an int64 tensor would overflow.
     seed_term = (seed * 0xC2B2AE3D) & 0xFFFFFFFF
 

@@ -325,7 +325,7 @@ class MaskPlan:
     ) -> list[LayerMask | None]:
         """Return per layer the ``(H, T, T)`` allow masks and ``(H,)`` gates (None = layer untouched)."""
         self.check_fits(num_layers, num_heads, num_tokens)
-        cache_key = (num_layers, num_heads, num_tokens, str(device))
+        cache_key = (num_layers, num_heads, num_tokens, str(torch.device(device or "cpu")))
         if cache_key in self._cache:
             return self._cache[cache_key]
         # Plans arrive freshly parsed on every app rerun, so also share compiled masks across equal plans.

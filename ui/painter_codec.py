@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-# Biggest grid the painter draws; 128 tokens is the app's limit and keeps one gesture's message small.
+# Biggest grid the painter draws (and so the Explorer's token limit); one gesture's message stays small.
 MAX_SIDE = 512
 CELL_PX_RANGE = (4, 64)
 _BITS = frozenset("01")

@@ -12,7 +12,7 @@ def parse_indices(text: str) -> list[int]:
         raise ValueError(f"at most {MAX_INDICES} indices, got {len(parts)}")
     out = []
     for part in parts:
-        if not part.isdigit():
-            raise ValueError(f"{part!r} is not a token index: use non-negative integers such as 0, 5")
+        if not (part.isascii() and part.isdigit()) or len(part) > 9:
+            raise ValueError(f"{part!r} is not a token index: use integers from 0, such as 0, 5")
         out.append(int(part))
     return out

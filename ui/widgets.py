@@ -11,9 +11,13 @@ from maskattn.masks import Preset
 from .parsing import parse_indices
 
 
-def preset_params(preset: Preset, *, key_prefix: str) -> dict[str, Any]:
-    """Draw one input per parameter of ``preset`` and return the chosen values (bad lists shown as errors)."""
+def preset_params(preset: Preset, *, key_prefix: str) -> dict[str, Any] | None:
+    """Draw one input per parameter of ``preset`` and return the chosen values.
+
+    None when an input is invalid (its error is shown next to it).
+    """
     values: dict[str, Any] = {}
+    valid = True
     for param in preset.params:
         key = f"{key_prefix}_{preset.name}_{param.name}"
         label = param.name.replace("_", " ")
@@ -53,7 +57,7 @@ def preset_params(preset: Preset, *, key_prefix: str) -> dict[str, Any]:
                 values[param.name] = parse_indices(text)
             except ValueError as err:
                 st.error(str(err))
-                values[param.name] = list(param.default)
+                valid = False
         else:
             raise ValueError(f"unknown parameter kind {param.kind!r}")
-    return values
+    return values if valid else None

@@ -1,6 +1,8 @@
 """The Explorer page under Streamlit's AppTest: text, presets, gates, plan import, links and bad input."""
 
 import base64
+import json
+import zlib
 
 import numpy as np
 import plotly.io as pio
@@ -157,3 +159,29 @@ def test_text_the_vocabulary_does_not_know_gets_a_hint(app):
     assert any("[UNK]" in i.value for i in at.info)
     at.text_area(key="ex_text").input("The cat sat on the mat.").run()
     assert not any("[UNK]" in i.value for i in at.info)
+
+
+def test_text_survives_a_visit_to_another_page(app):
+    at = no_exceptions(app.run())
+    at.text_area(key="ex_text").input("Come back to me.").run()
+    at.switch_page("app_pages/learn.py").run()
+    at.switch_page("app_pages/explorer.py").run()
+    no_exceptions(at)
+    assert at.text_area(key="ex_text").value == "Come back to me."
+
+
+def test_invalid_preset_indices_disable_apply(app):
+    at = no_exceptions(app.run())
+    at.selectbox(key="ex_preset").select("global_tokens").run()
+    at.text_input(key="ex_preset_param_global_tokens_indices").input("1, two").run()
+    no_exceptions(at)
+    assert any("'two' is not a token index" in e.value for e in at.error)
+    assert at.button(key="ex_preset_apply").disabled
+
+
+def test_link_with_an_absurd_preset_parameter_is_refused(app):
+    raw = json.dumps({"version": 1, "rules": [{"allow": {"preset": "sliding_window", "size": 10**30}}]})
+    app.query_params["plan"] = base64.urlsafe_b64encode(zlib.compress(raw.encode())).decode().rstrip("=")
+    at = no_exceptions(app.run())
+    assert any("at most 2147483647" in w.value for w in at.warning)
+    assert not at.session_state["ex_plan"].rules

@@ -814,3 +814,17 @@ def test_masks_are_pure_functions_of_indices():
         assert torch.equal(got, big[3:7, 2:9]), mask.name
     # Causal on n tokens allows the lower triangle with its diagonal: n(n + 1)/2 cells.
     assert causal().dense(10).sum().item() == 10 * 11 // 2
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: make_preset("sliding_window", size=10**30),
+        lambda: make_preset("dilated", stride=10**30),
+        lambda: make_preset("prefix_lm", prefix_length=10**30),
+        lambda: make_preset("global_tokens", indices=[10**30]),
+    ],
+)
+def test_huge_parameters_raise_value_error_not_overflow(make):
+    with pytest.raises(ValueError, match="must be at most 2147483647"):
+        make()
