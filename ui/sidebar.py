@@ -11,32 +11,37 @@ from .theme import apply_presentation_css
 CUSTOM = "Another model (hub id or local folder)…"
 
 
+def _show_model(name: str) -> None:
+    """Set the picker's widgets to show ``name`` (the model may change elsewhere: a link, an exercise)."""
+    st.session_state["sb_model_choice"] = DEFAULT_MODEL_ID if name == DEFAULT_MODEL_ID else CUSTOM
+    if name != DEFAULT_MODEL_ID:
+        st.session_state["sb_model_custom"] = name
+    st.session_state["sb_shown_model"] = name
+
+
 def render() -> None:
     """Draw the sidebar and keep its choices in ``st.session_state`` (``model_name``, ``presentation``)."""
     with st.sidebar:
         st.markdown("### maskattn")
         st.session_state.setdefault("model_name", st.query_params.get("model", DEFAULT_MODEL_ID))
-        current = st.session_state["model_name"]
+        if st.session_state.get("sb_shown_model") != st.session_state["model_name"]:
+            _show_model(st.session_state["model_name"])
         choice = st.selectbox(
             "Model",
             [DEFAULT_MODEL_ID, CUSTOM],
-            index=0 if current == DEFAULT_MODEL_ID else 1,
             help="The default model is bundled and works offline. Other models load from the Hugging Face "
-            "hub "
-            "or a local folder.",
+            "hub or a local folder.",
             key="sb_model_choice",
         )
         if choice == CUSTOM:
             typed = st.text_input(
-                "Hub id or folder",
-                value="" if current == DEFAULT_MODEL_ID else current,
-                placeholder="gpt2, /path/to/model",
-                key="sb_model_custom",
+                "Hub id or folder", placeholder="gpt2, /path/to/model", key="sb_model_custom"
             ).strip()
             if typed:
                 st.session_state["model_name"] = typed
         else:
             st.session_state["model_name"] = DEFAULT_MODEL_ID
+        st.session_state["sb_shown_model"] = st.session_state["model_name"]
         st.caption(f"Device: `{pick_device()}`")
         st.toggle(
             "Presentation mode",

@@ -185,3 +185,28 @@ def test_link_with_an_absurd_preset_parameter_is_refused(app):
     at = no_exceptions(app.run())
     assert any("at most 2147483647" in w.value for w in at.warning)
     assert not at.session_state["ex_plan"].rules
+
+
+def test_link_to_a_local_model_shows_it_in_the_sidebar_and_runs_it(app, tmp_path):
+    import torch
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    from maskattn.loading import default_model_path
+    from ui.sidebar import CUSTOM
+
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    torch.manual_seed(0)
+    config = GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=tokenizer.vocab_size, n_positions=64)
+    config.architectures = ["GPT2LMHeadModel"]
+    GPT2LMHeadModel(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+
+    app.query_params["model"] = str(tmp_path)
+    at = no_exceptions(app.run())
+    at = no_exceptions(at.run())  # the sidebar shows a model chosen elsewhere from the next run on
+    assert at.selectbox(key="sb_model_choice").value == CUSTOM
+    assert at.text_input(key="sb_model_custom").value == str(tmp_path)
+    assert str(tmp_path) in caption_text(at)
+    effect = open_tab(at, "Effect")
+    assert effect.dataframe  # top-k predictions of the LM head
+    assert any("KL" in m.label for m in effect.metric)
