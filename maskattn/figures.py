@@ -3,7 +3,7 @@
 Pure plotly and numpy (no Streamlit, no torch): every function takes numpy arrays (anything ``np.asarray``
 accepts) and returns a ``go.Figure``. Data goes to plotly as float32 numpy arrays, which plotly 7 ships as
 compact base64 binary; Python lists would be validated element by element and float16 is written as decimal
-text (see ``shared/notes/figures.md``), so neither is used for bulk data.
+text (slow and 2× larger), so neither is used for bulk data.
 
 Mask polarity as everywhere in maskattn: ``allow`` is boolean, True = the query may attend to the key. The
 figures draw the complement, named ``blocked``, as a distinct grey overlay whose hover says "blocked".

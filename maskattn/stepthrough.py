@@ -18,7 +18,7 @@ Shapes: B batch (1 here), H heads, T tokens, D head dim, E d_model / hidden size
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -78,7 +78,6 @@ class HeadTrace:
     projected: torch.Tensor  # (T, E) concat · W^O (+ bias)
     projection_after: ProjectionAfter  # what the model does next that the trace leaves out
     seconds: float = 0.0
-    extras: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def num_tokens(self) -> int:

@@ -14,6 +14,7 @@ from typing import Literal
 import torch
 
 from maskattn.plan import Block, MaskPlan, Rule
+from maskattn.plan import rule as make_rule
 
 PAINT_LABEL = "paint"
 Scope = Literal["head", "layer", "chosen", "all"]
@@ -130,8 +131,6 @@ def apply_paint(
 def add_preset(plan: MaskPlan, targets: list[Target], name: str, params: dict) -> MaskPlan:
     """Return ``plan`` with a preset rule (``allow`` only the preset's cells) added for each target."""
     allow = {"preset": name, **params}
-    from maskattn.plan import rule as make_rule
-
     new = [make_rule(layers, heads, allow=allow, label=f"preset:{name}") for layers, heads in targets]
     return plan.with_rules(*new)
 

@@ -10,8 +10,6 @@ The text itself is in ``ui.lessons`` (pure); this module only knows where the cu
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 from ui.lessons import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, Language, parse_language, tr
@@ -58,8 +56,3 @@ def language_switch() -> Language:
     if st.query_params.get(URL_PARAM) != lang:
         st.query_params[URL_PARAM] = lang
     return lang
-
-
-def t(key: str, /, **values: Any) -> str:
-    """Return the text ``key`` in the session's language."""
-    return tr(key, current_language(), **values)
