@@ -538,7 +538,7 @@ def main() -> None:
             )
             return
         result = run_cached(model.name, text, plan.key())
-        baseline = model.baseline(text)
+        baseline = run_cached(model.name, text, MaskPlan().key())  # cached: no copy per rerun
     except ValueError as err:
         st.error(f"Cannot run this plan on this text: {err}")
         st.button("Reset the plan", on_click=reset, key="ex_reset_bad")
