@@ -17,7 +17,7 @@ from ui.models import get_model, run_cached
 from ui.painter import grid_painter
 from ui.painter_codec import ATTENTION_WORDS, HEAD_WORDS, MAX_SIDE
 from ui.share import SharedState, from_query_params, read_plan_file, to_query_params
-from ui.theme import figure_theme
+from ui.theme import figure_theme, painter_ramp
 from ui.widgets import preset_params
 
 EXAMPLES = [
@@ -209,6 +209,7 @@ def token_painter(model, result, focus) -> None:
         marked=locked.numpy(),
         words=LOCKED_WORDS,
         on_change=on_token_paint,
+        ramp=painter_ramp(),
     )
     st.caption(
         "Painted cells are **blocked** (score −∞ before the softmax). Cells with an orange border are "

@@ -19,13 +19,17 @@ const BLUES = [
   [255, 255, 255], [222, 235, 247], [198, 219, 239], [158, 202, 225], [107, 174, 214],
   [66, 146, 198], [33, 113, 181], [8, 81, 156], [8, 48, 107],
 ];
-const LUT = Array.from({ length: 256 }, (_, i) => {
-  const t = (i / 255) * (BLUES.length - 1);
-  const k = Math.min(Math.floor(t), BLUES.length - 2);
-  const f = t - k;
-  const [a, b] = [BLUES[k], BLUES[k + 1]];
-  return [0, 1, 2].map((j) => Math.round(a[j] + (b[j] - a[j]) * f));
-});
+// 256 colours interpolated between the stops of a ramp ([[r, g, b], ...], low to high).
+function makeLut(stops) {
+  return Array.from({ length: 256 }, (_, i) => {
+    const t = (i / 255) * (stops.length - 1);
+    const k = Math.min(Math.floor(t), stops.length - 2);
+    const f = t - k;
+    const [a, b] = [stops[k], stops[k + 1]];
+    return [0, 1, 2].map((j) => Math.round(a[j] + (b[j] - a[j]) * f));
+  });
+}
+const LUT = makeLut(BLUES);
 // Painted cells: a light grey veil then dark stripes, so they read as painted over any value colour.
 const PAINT_VEIL = "rgba(172, 174, 182, 0.78)";
 const PAINT_HATCH = "rgba(24, 24, 30, 0.85)";
@@ -121,6 +125,13 @@ function applyData(s, data) {
   s.rowLabels = (data.row_labels || []).map(String);
   s.colLabels = (data.col_labels || []).map(String);
   s.values = decodeValues(data.values, rows * cols);
+  // The page may ask for another ramp (presentation mode): the same one its figures use.
+  const ramp = Array.isArray(data.ramp) && data.ramp.length >= 2 ? data.ramp : BLUES;
+  if (s.ramp !== JSON.stringify(ramp)) {
+    s.ramp = JSON.stringify(ramp);
+    s.lut = makeLut(ramp);
+    s.rampCss = `linear-gradient(to right, ${ramp.map(([r, g, b]) => `rgb(${r}, ${g}, ${b})`).join(", ")})`;
+  }
   s.marked = typeof data.marked === "string" && data.marked.length === rows * cols ? bitsToArray(data.marked) : null;
   s.focus = Array.isArray(data.focus) ? { r: data.focus[0], c: data.focus[1] } : null;
   s.words = data.words || {};
@@ -354,7 +365,7 @@ function valueImage(s) {
   }
   const white = [255, 255, 255, 255];
   s.valueCanvas = cellImage(s.valueCanvas || document.createElement("canvas"), s.rows, s.cols, (i) =>
-    s.values ? [...LUT[Math.round(s.values[i] * 255)], 255] : white,
+    s.values ? [...(s.lut || LUT)[Math.round(s.values[i] * 255)], 255] : white,
   );
   s.valueCanvasOf = s.values;
   s.valueCanvasShape = `${s.rows}x${s.cols}`;
@@ -561,7 +572,10 @@ function renderLegend(s) {
     span.append(swatch, document.createTextNode(text));
     items.push(span);
   };
-  if (s.values) item("gp-swatch-scale", "0 → 1");
+  if (s.values) {
+    item("gp-swatch-scale", "0 → 1");
+    items[items.length - 1].firstChild.style.background = s.rampCss || "";
+  }
   item("gp-swatch-painted", s.words.painted || "painted");
   if (s.marked && s.marked.some((b) => b)) item("gp-swatch-marked", s.words.marked || "marked");
   if (s.focus) item("gp-swatch-focus", "focus");

@@ -91,6 +91,7 @@ def grid_painter(
     cell_px: int | None = None,
     on_change: Callable[[np.ndarray], None] | None = None,
     on_cell_click: Callable[[int, int], None] | None = None,
+    ramp: Sequence[Sequence[int]] | None = None,
 ) -> np.ndarray:
     """Return the (R, C) bool grid of painted ("blocked") cells the painter shows after this run.
 
@@ -111,6 +112,7 @@ def grid_painter(
         (the painter then draws ``blocked`` as passed). Not called for a grid of a stale shape.
     on_cell_click: when given, the painter shows a Paint / Focus tool switch; a click in the Focus tool (or an
         alt+click) calls ``on_cell_click(row, col)`` before the rerun and does not paint.
+    ramp: optional colour ramp of ``values``, ``[[r, g, b], ...]`` stops from low to high (default: blues).
     Inside ``st.form`` the focus click does nothing (Streamlit refuses trigger values in forms).
     """
     payload = painter_payload(
@@ -123,6 +125,7 @@ def grid_painter(
         words=words,
         cell_px=cell_px,
         pickable=on_cell_click is not None,
+        ramp=ramp,
     )
     rows, cols = int(payload["rows"]), int(payload["cols"])
     memo = st.session_state.setdefault(_memo_key(key), {"ack_rev": 0, "pending": None})

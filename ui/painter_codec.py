@@ -185,6 +185,7 @@ def painter_payload(
     cell_px: int | None = None,
     pickable: bool = False,
     ack_rev: int = 0,
+    ramp: Sequence[Sequence[int]] | None = None,
 ) -> dict[str, object]:
     """Return the JSON-ready ``data`` dict the painter's JavaScript draws from, after checking every input.
 
@@ -220,4 +221,16 @@ def painter_payload(
         "cell_px": cell_px,
         "pickable": bool(pickable),
         "ack_rev": int(ack_rev),
+        "ramp": _check_ramp(ramp),
     }
+
+
+def _check_ramp(ramp: Sequence[Sequence[int]] | None) -> list[list[int]] | None:
+    """Return the value colour ramp as ``[[r, g, b], ...]`` (≥ 2 stops, 0–255), or None for the default."""
+    if ramp is None:
+        return None
+    stops = [list(stop) for stop in ramp]
+    well_formed = all(len(st) == 3 and all(_is_int(c) and 0 <= c <= 255 for c in st) for st in stops)
+    if len(stops) < 2 or not well_formed:
+        raise ValueError(f"ramp must be two or more [r, g, b] stops of integers 0–255; got {ramp!r}")
+    return stops

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import plotly.colors
 import streamlit as st
 
 from maskattn.figures import DEFAULT_THEME, PRESENTATION_THEME, Theme
@@ -37,3 +38,13 @@ def apply_presentation_css(on: bool) -> None:
     """Inject larger fonts when presentation mode is on."""
     if on:
         st.html(PRESENTATION_CSS)
+
+
+def painter_ramp() -> list[list[int]] | None:
+    """Return the painter's colour ramp for the current mode, the figures' weight scale (None: blues)."""
+    theme = figure_theme()
+    if theme is DEFAULT_THEME:
+        return None
+    scale = plotly.colors.get_colorscale(theme.weights_colorscale)  # [[position, "rgb(...)" or "#..."], ...]
+    rgb = [plotly.colors.unlabel_rgb(plotly.colors.convert_colors_to_same_type(c)[0][0]) for _, c in scale]
+    return [[round(channel) for channel in stop] for stop in rgb]

@@ -315,3 +315,13 @@ def test_words_are_plain_frozen_data() -> None:
     with pytest.raises(AttributeError):
         words.row = "x"  # type: ignore[misc]
     assert _payload(words=words)["words"]["row"] == "q"
+
+
+def test_ramp_travels_checked():
+    blocked = np.zeros((2, 2), dtype=bool)
+    base = {"row_labels": ["a", "b"], "col_labels": ["a", "b"], "blocked": blocked}
+    assert painter_payload(**base)["ramp"] is None
+    assert painter_payload(**base, ramp=[(0, 0, 0), (255, 255, 255)])["ramp"] == [[0, 0, 0], [255, 255, 255]]
+    for bad in ([(0, 0, 0)], [(0, 0, 0), (256, 0, 0)], [(0, 0), (1, 1)]):
+        with pytest.raises(ValueError, match="ramp must be"):
+            painter_payload(**base, ramp=bad)
