@@ -221,7 +221,7 @@ def token_painter(model, result, focus) -> None:
 def head_painter(model) -> None:
     L, H = model.num_layers, model.num_heads
     plan = st.session_state["ex_plan"]
-    gates = editing.gates_of(plan, L, H)
+    gates = plan.gates(L, H)
     picked = np.zeros((L, H), dtype=bool)
     for layer, head in st.session_state["ex_chosen"]:
         if layer < L and head < H:

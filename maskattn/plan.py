@@ -24,7 +24,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -223,7 +223,6 @@ class MaskPlan:
 
     rules: tuple[Rule, ...] = ()
     description: str = ""
-    _cache: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     # -- serialisation ---------------------------------------------------------------------------------------
 
@@ -320,46 +319,48 @@ class MaskPlan:
                 out[layer, list(rule.head_indices(num_heads))] = True
         return out
 
+    def gates(self, num_layers: int, num_heads: int) -> torch.Tensor:
+        """Return ``(L, H)`` gates: per head, the product of the gates of the rules naming it (1 if none)."""
+        out = torch.ones(num_layers, num_heads)
+        for rule in self.rules:
+            if rule.gate is not None:
+                for layer in rule.layer_indices(num_layers):
+                    out[layer, list(rule.head_indices(num_heads))] *= rule.gate
+        return out
+
     def compile(
         self, num_layers: int, num_heads: int, num_tokens: int, device: Any = None
     ) -> list[LayerMask | None]:
         """Return per layer the ``(H, T, T)`` allow masks and ``(H,)`` gates (None = layer untouched)."""
         self.check_fits(num_layers, num_heads, num_tokens)
-        cache_key = (num_layers, num_heads, num_tokens, str(torch.device(device or "cpu")))
-        if cache_key in self._cache:
-            return self._cache[cache_key]
-        # Plans arrive freshly parsed on every app rerun, so also share compiled masks across equal plans.
-        shared_key = (self.key(), *cache_key)
+        # Plans arrive freshly parsed on every app rerun, so compiled masks are shared across equal plans.
+        shared_key = (self.key(), num_layers, num_heads, num_tokens, str(torch.device(device or "cpu")))
         with _COMPILED_LOCK:
             if shared_key in _COMPILED:
                 _COMPILED.move_to_end(shared_key)
-                self._cache[cache_key] = _COMPILED[shared_key]
                 return _COMPILED[shared_key]
         allow: list[torch.Tensor | None] = [None] * num_layers
-        gates: list[torch.Tensor | None] = [None] * num_layers
         for rule in self.rules:
             rule_mask = rule.mask()
-            dense = rule_mask.dense(num_tokens) if rule_mask is not None else None  # (T, T)
+            if rule_mask is None:
+                continue
+            dense = rule_mask.dense(num_tokens)  # (T, T)
             heads = list(rule.head_indices(num_heads))
             for layer in rule.layer_indices(num_layers):
-                if dense is not None:
-                    if allow[layer] is None:
-                        allow[layer] = torch.ones(num_heads, num_tokens, num_tokens, dtype=torch.bool)
-                    allow[layer][heads] &= dense
-                if rule.gate is not None:
-                    if gates[layer] is None:
-                        gates[layer] = torch.ones(num_heads)
-                    gates[layer][heads] *= rule.gate
+                if allow[layer] is None:
+                    allow[layer] = torch.ones(num_heads, num_tokens, num_tokens, dtype=torch.bool)
+                allow[layer][heads] &= dense
+        gate_matrix = self.gates(num_layers, num_heads)  # (L, H)
+        gated = {layer for r in self.rules if r.gate is not None for layer in r.layer_indices(num_layers)}
         compiled = [
             None
-            if a is None and g is None
+            if a is None and layer not in gated
             else LayerMask(
                 allow=None if a is None else a.to(device),
-                gate=None if g is None else g.to(device),
+                gate=gate_matrix[layer].to(device) if layer in gated else None,
             )
-            for a, g in zip(allow, gates, strict=True)
+            for layer, a in enumerate(allow)
         ]
-        self._cache[cache_key] = compiled
         with _COMPILED_LOCK:
             _COMPILED[shared_key] = compiled
             while len(_COMPILED) > COMPILED_CACHE_SIZE:

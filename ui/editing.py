@@ -157,16 +157,6 @@ def set_gates(plan: MaskPlan, heads: Iterable[tuple[int, int]], gate: float | No
     return MaskPlan(tuple(rules), plan.description)
 
 
-def gates_of(plan: MaskPlan, num_layers: int, num_heads: int) -> torch.Tensor:
-    """Return ``(L, H)`` float gates the plan gives (1 where none)."""
-    gates = torch.ones(num_layers, num_heads)
-    for rule in plan.rules:
-        if rule.gate is not None:
-            for lay in rule.layer_indices(num_layers):
-                gates[lay, list(rule.head_indices(num_heads))] *= rule.gate
-    return gates
-
-
 def remove_rule(plan: MaskPlan, index: int) -> MaskPlan:
     """Return ``plan`` without rule ``index``."""
     if not 0 <= index < len(plan.rules):

@@ -86,9 +86,9 @@ def test_presets_are_locked_cells_not_paint():
 
 def test_gates_set_replace_and_clear():
     plan = editing.set_gates(MaskPlan(), [(0, 1), (1, 2)], 0.0)
-    assert editing.gates_of(plan, 2, 3).tolist() == [[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
+    assert plan.gates(2, 3).tolist() == [[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
     plan = editing.set_gates(plan, [(0, 1)], 0.5)
-    assert editing.gates_of(plan, 2, 3).tolist() == [[1.0, 0.5, 1.0], [1.0, 1.0, 0.0]]
+    assert plan.gates(2, 3).tolist() == [[1.0, 0.5, 1.0], [1.0, 1.0, 0.0]]
     plan = editing.set_gates(plan, [(0, 1), (1, 2)], None)
     assert not plan.rules
 
