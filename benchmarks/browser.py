@@ -21,13 +21,8 @@ After each edit the page must show the cell as blocked (checked on the painter's
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -38,6 +33,7 @@ from pathlib import Path
 
 from benchmarks.texts import text_of_tokens
 from benchmarks.timing import percentile
+from tests.e2e import streamlit_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
@@ -112,54 +108,6 @@ _DONE_JS = """
   return start >= 0 && log.some((e, i) => i > start && e.kind === "state" && e.detail === "notRunning");
 }
 """
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_app(log_path: Path) -> tuple[subprocess.Popen, str]:
-    """Return ``(process, base URL)`` of ``streamlit run app.py`` on 127.0.0.1, once it is healthy."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + SERVER_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {process.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process, url
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    stop_app(process)
-    raise RuntimeError(f"streamlit at {url} not healthy after {SERVER_TIMEOUT_S:.0f} s; log: {log_path}")
-
-
-def stop_app(process: subprocess.Popen) -> None:
-    """Stop the server we started (by its PID)."""
-    if process.poll() is not None:
-        return
-    os.kill(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 def _timings(events: list[dict]) -> dict[str, float]:
@@ -301,7 +249,7 @@ def run_suite(
     tokenizer = AutoTokenizer.from_pretrained(default_model_path())
     with tempfile.TemporaryDirectory(prefix="maskattn-bench-") as tmp:
         log_path = Path(tmp) / "streamlit.log"
-        process, url = start_app(log_path)
+        process, url = streamlit_server.start(REPO_ROOT / "app.py", log_path, SERVER_TIMEOUT_S)
         log(f"  browser: app at {url}")
         try:
             with sync_playwright() as playwright:
@@ -311,4 +259,4 @@ def run_suite(
                 finally:
                     browser.close()
         finally:
-            stop_app(process)
+            streamlit_server.stop(process)
