@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import replace
 
@@ -10,12 +9,14 @@ import numpy as np
 import streamlit as st
 import torch
 
-from maskattn import PRESETS, MaskPlan, ModelLoadError
+from maskattn import PRESETS, MaskPlan
 from maskattn import figures as fig
-from ui import editing
-from ui.models import get_model, run_cached
+from ui import editing, limits
+from ui.exports import attentions_npz
+from ui.markdown import code, escape
+from ui.models import active_model, run_cached
 from ui.painter import grid_painter
-from ui.painter_codec import ATTENTION_WORDS, HEAD_WORDS, MAX_SIDE
+from ui.painter_codec import ATTENTION_WORDS, HEAD_WORDS
 from ui.share import SharedState, from_query_params, read_plan_file, to_query_params
 from ui.theme import figure_theme, painter_ramp
 from ui.widgets import preset_params
@@ -28,7 +29,6 @@ EXAMPLES = [
     "The trophy does not fit in the suitcase because it is too big.",
 ]
 HISTORY_LIMIT = 50
-MAX_TOKENS = MAX_SIDE  # the painter's largest grid
 TABS = ["Overview", "Before / after", "Effect", "Plan & share"]
 LOCKED_WORDS = replace(ATTENTION_WORDS, marked="blocked by a rule")
 # The figures have fixed pixel sizes, and Streamlit squeezes a wider one into its column, which leaves the
@@ -161,7 +161,7 @@ def text_section() -> str:
             "Text",
             key="ex_text",
             height=68,
-            max_chars=5000,
+            max_chars=limits.LIMITS.max_text_chars,
             help="Every edit reruns the model on this text with your mask plan.",
         )
     return text
@@ -395,11 +395,11 @@ def effect_tab(model, result) -> None:
     if result.embedding_cosine is not None:
         st.metric(
             "Sentence embedding: cosine to unmasked",
-            f"{result.embedding_cosine:.4f}",
+            shown_number(result.embedding_cosine),
             help="Mean-pooled last hidden state, as sentence-transformers does. 1 = unchanged.",
         )
     if result.kl_divergence is not None:
-        st.metric("KL(unmasked ‖ masked) of the predictions", f"{result.kl_divergence:.4f} nats")
+        st.metric("KL(unmasked ‖ masked) of the predictions", f"{shown_number(result.kl_divergence)} nats")
     if result.predictions:
         rows = []
         for before, after in zip(result.baseline_predictions, result.predictions, strict=True):
@@ -479,21 +479,25 @@ def import_plan(model, result, data: bytes, source: str) -> None:
         imported = read_plan_file(data)
         imported.check_fits(model.num_layers, model.num_heads, result.num_tokens)
     except ValueError as err:
-        st.error(f"Could not import {source}: {err}")
+        st.error(f"Could not import {escape(source)}: {escape(err)}")
         return
     set_plan(imported)
     st.rerun()
 
 
-def attentions_npz(result) -> bytes:
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        attentions=result.attentions.numpy(),
-        tokens=np.array(result.tokens),
-        plan_json=np.array(result.plan.to_json()),
+def shown_number(value: float) -> str:
+    """Return ``value`` to four decimals; "n/a" rather than NaN or inf on screen."""
+    return f"{value:.4f}" if np.isfinite(value) else "n/a"
+
+
+def truncation_note(model, result) -> str:
+    """Return the note saying how many tokens were cut off the end of the text, and which limit cut them."""
+    limit = model.token_limit(limits.LIMITS.max_tokens)
+    why = "the model's maximum" if limit == model.max_length else "this server's limit"
+    return (
+        f"The text is longer than {limit} tokens ({why}): its last {result.dropped_tokens} token(s) were "
+        "dropped, and everything shown is for the first part."
     )
-    return buffer.getvalue()
 
 
 def recompute_badge(result, num_layers: int, *, cached: bool) -> str:
@@ -516,32 +520,24 @@ def main() -> None:
     init_state()
     st.title("Explorer")
     for problem in st.session_state.pop("ex_link_problems", []):
-        st.warning(f"Part of the link was ignored: {problem}")
-    model_name = st.session_state.get("model_name")
-    try:
-        with st.spinner(f"Loading {model_name}…"):
-            model = get_model(model_name)
-    except ModelLoadError as err:
-        st.error(str(err))
+        st.warning(f"Part of the link was ignored: {escape(problem)}")
+    model = active_model()
+    if model is None:
         return
-    text = text_section()
+    # The widget's max_chars binds the browser; this binds the server.
+    text = text_section()[: limits.LIMITS.max_text_chars]
     if not text.strip():
         st.error("The text is empty: type a sentence or pick an example.")
         return
     plan = st.session_state["ex_plan"]
     started = time.perf_counter()
     try:
-        num_tokens = model.tokenize(text)[0].shape[1]
-        if num_tokens > MAX_TOKENS:
-            st.error(
-                f"The text has {num_tokens} tokens; the Explorer shows at most {MAX_TOKENS} "
-                "(every head's T × T weights are drawn). Shorten the text."
-            )
-            return
-        result = run_cached(model.name, text, plan.key())
-        baseline = run_cached(model.name, text, MaskPlan().key())  # cached: no copy per rerun
+        # Shown only when the run takes a while (a long text, a big model); other sessions run meanwhile.
+        with st.spinner("Running the model…", show_time=True):
+            result = run_cached(model.name, text, plan.key())
+            baseline = run_cached(model.name, text, MaskPlan().key())  # cached: no copy per rerun
     except ValueError as err:
-        st.error(f"Cannot run this plan on this text: {err}")
+        st.error(f"Cannot run this plan on this text: {escape(err)}")
         st.button("Reset the plan", on_click=reset, key="ex_reset_bad")
         return
     elapsed = time.perf_counter() - started
@@ -549,11 +545,12 @@ def main() -> None:
     sync_link(model.name)
 
     badge = recompute_badge(result, model.num_layers, cached=elapsed < 0.002)
-    note = " · text truncated to the model's maximum" if result.truncated else ""
     st.caption(
-        f"{badge} · {result.num_tokens} tokens · {model.name} on `{model.device}` · "
-        f"{len(plan.rules)} rule(s){note}"
+        f"{badge} · {result.num_tokens} tokens · {code(model.name)} on `{model.device}` · "
+        f"{len(plan.rules)} rule(s)"
     )
+    if result.truncated:
+        st.warning(truncation_note(model, result))
     unknown = model.tokenizer.unk_token
     if unknown and result.tokens.count(unknown) * 4 > result.num_tokens:
         st.info(

@@ -20,7 +20,8 @@ from ui import classroom
 from ui.i18n import language_switch
 from ui.lessons import Language, tr
 from ui.lessons.content import describe_finding
-from ui.models import get_model, run_cached
+from ui.markdown import escape
+from ui.models import active_model, get_model, run_cached
 from ui.painter import PainterWords, grid_painter
 from ui.theme import figure_theme
 
@@ -126,10 +127,10 @@ def lab_controls(lang: Language) -> tuple[torch.Tensor, list[str], str] | None:
     try:
         x, labels = cached_embeddings(text)
     except ModelLoadError as err:
-        st.error(tr("common.model_error", lang, model=DEFAULT_MODEL_ID, error=err))
+        st.error(tr("common.model_error", lang, model=DEFAULT_MODEL_ID, error=escape(err)))
         return None
     except ValueError as err:
-        st.error(tr("lab.error.text", lang, error=err))
+        st.error(tr("lab.error.text", lang, error=escape(err)))
         return None
     return x, labels, tr("lab.module.text", lang, model=DEFAULT_MODEL_ID)
 
@@ -289,12 +290,8 @@ def clamp_state(key: str, upper: int) -> None:
 
 
 def trace_view(lang: Language) -> None:
-    model_name = st.session_state.get("model_name", DEFAULT_MODEL_ID)
-    try:
-        with st.spinner(model_name):
-            model = get_model(model_name)
-    except ModelLoadError as err:
-        st.error(tr("common.model_error", lang, model=model_name, error=err))
+    model = active_model(lang)
+    if model is None:
         return
     clamp_state("ml_tr_layer", model.num_layers - 1)
     clamp_state("ml_tr_head", model.num_heads - 1)
@@ -331,7 +328,7 @@ def trace_view(lang: Language) -> None:
         trace = classroom.cached_trace(model.name, text, plan.key(), layer, head)
         explorer_weights = run_cached(model.name, text, plan.key()).attentions[layer, head]
     except ValueError as err:
-        st.error(tr("trace.error", lang, error=err))
+        st.error(tr("trace.error", lang, error=escape(err)))
         return
     trace_figures(trace, explorer_weights, model.name, lang)
     params = classroom.to_explorer_params(text, model.name, plan, (layer, head))

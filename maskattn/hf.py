@@ -119,7 +119,7 @@ class RunResult:
     labels: list[str]  # the same tokens, readable (decoded one by one)
     attentions: torch.Tensor  # (L, H, T, T) the weights actually used, after masking
     hidden: torch.Tensor  # (T, hidden_size) last hidden state
-    truncated: bool  # the text was longer than the model's maximum
+    dropped_tokens: int  # tokens cut off the end of a text longer than the maximum (0: none)
     plan: MaskPlan
     seconds: float  # time of the masked forward (only the recomputed layers when incremental)
     embedding: torch.Tensor | None = None  # (hidden_size,) mean-pooled sentence embedding (encoders)
@@ -138,6 +138,11 @@ class RunResult:
     @property
     def num_tokens(self) -> int:
         return len(self.tokens)
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the text was longer than the maximum and its end was dropped."""
+        return self.dropped_tokens > 0
 
 
 class ModelLoadError(ValueError):
@@ -251,7 +256,7 @@ class _Baseline:
     """The unmasked run of one text, kept so every edit on that text compares to it and can start from it."""
 
     input_ids: torch.Tensor  # (1, T)
-    truncated: bool
+    dropped_tokens: int
     hidden: torch.Tensor  # (T, E) on the model's device
     logits: torch.Tensor | None  # (T, V) on the model's device
     attentions: torch.Tensor  # (L, H, T, T) CPU float32
@@ -304,7 +309,7 @@ class MaskedModel:
         )
         self.is_causal = bool(getattr(config, "is_decoder", False)) or self.kind == "causal_lm"
         self.architectures = architectures
-        self._baselines: OrderedDict[str, _Baseline] = OrderedDict()
+        self._baselines: OrderedDict[tuple[str, int], _Baseline] = OrderedDict()
         self._lock = threading.Lock()
 
         self._stack = find_layer_stack(model, self.num_layers, with_head=self.kind != "encoder")
@@ -323,16 +328,28 @@ class MaskedModel:
         """Return whether edits can reuse cached lower layers (None until the first unmasked run tells)."""
         return self._incremental if self._incremental in (None, True) else False
 
-    def tokenize(self, text: str) -> tuple[torch.Tensor, bool]:
-        """Return ``(input_ids (1, T), truncated)`` for ``text``, special tokens included."""
+    def token_limit(self, max_tokens: int | None = None) -> int:
+        """Return how many tokens a run keeps: the model's maximum, or ``max_tokens`` if that is smaller."""
+        if max_tokens is None:
+            return self.max_length
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise ValueError(f"max_tokens must be a positive integer, got {max_tokens!r}")
+        return min(self.max_length, max_tokens)
+
+    def tokenize(self, text: str, max_tokens: int | None = None) -> tuple[torch.Tensor, int]:
+        """Return ``(input_ids (1, T), dropped)`` for ``text``, special tokens included.
+
+        A text longer than ``token_limit(max_tokens)`` loses its end (the special tokens stay); ``dropped``
+        says how many tokens went.
+        """
         if not isinstance(text, str) or not text.strip():
             raise ValueError("the text is empty: type a sentence")
+        limit = self.token_limit(max_tokens)
         full = self.tokenizer(text, add_special_tokens=True)["input_ids"]
-        truncated = len(full) > self.max_length
-        ids = self.tokenizer(text, add_special_tokens=True, truncation=True, max_length=self.max_length)
-        if not ids["input_ids"]:
+        ids = self.tokenizer(text, add_special_tokens=True, truncation=True, max_length=limit)["input_ids"]
+        if not ids:
             raise ValueError(f"the text {text[:40]!r} gives no tokens for this model")
-        return torch.tensor([ids["input_ids"]], device=self.device), truncated
+        return torch.tensor([ids], device=self.device), len(full) - len(ids)
 
     def token_strings(self, ids: torch.Tensor) -> tuple[list[str], list[str]]:
         """Return the model's token strings and readable labels of ``ids (T,)``."""
@@ -391,12 +408,13 @@ class MaskedModel:
 
     # -- the unmasked run ------------------------------------------------------------------------------------
 
-    def _baseline(self, text: str, input_ids: torch.Tensor, truncated: bool) -> _Baseline:
+    def _baseline(self, text: str, input_ids: torch.Tensor, dropped: int) -> _Baseline:
         """Return the unmasked run of ``text`` (cached: every edit of a plan on this text compares to it)."""
+        key = (text, input_ids.shape[1])  # the same text cut at another limit is another run
         with self._lock:
-            if text in self._baselines:
-                self._baselines.move_to_end(text)
-                return self._baselines[text]
+            if key in self._baselines:
+                self._baselines.move_to_end(key)
+                return self._baselines[key]
         record: dict[int, LayerInput] | None = {} if self._incremental in (None, True) else None
         token = _LAYER_INPUTS.set(record)
         try:
@@ -411,12 +429,12 @@ class MaskedModel:
             layer_inputs = tuple(record[i] for i in range(self.num_layers))
         strings = tuple(tuple(part) for part in self.token_strings(input_ids[0]))
         baseline = _Baseline(
-            input_ids, truncated, hidden, logits, self._attentions(weights), seconds, layer_inputs, strings
+            input_ids, dropped, hidden, logits, self._attentions(weights), seconds, layer_inputs, strings
         )
         if layer_inputs is not None and self._incremental is None:
             self._check_incremental(baseline)
         with self._lock:
-            self._baselines[text] = baseline
+            self._baselines[key] = baseline
             while len(self._baselines) > BASELINE_CACHE_SIZE:
                 self._baselines.popitem(last=False)
         return baseline
@@ -441,18 +459,18 @@ class MaskedModel:
         with self._lock:
             self._baselines.clear()
 
-    def baseline(self, text: str, *, top_k: int = 5) -> RunResult:
+    def baseline(self, text: str, *, top_k: int = 5, max_tokens: int | None = None) -> RunResult:
         """Return the unmasked run of ``text`` (cached)."""
         _check_top_k(top_k)
-        input_ids, truncated = self.tokenize(text)
-        return self._baseline_result(self._baseline(text, input_ids, truncated), top_k)
+        input_ids, dropped = self.tokenize(text, max_tokens)
+        return self._baseline_result(self._baseline(text, input_ids, dropped), top_k)
 
     def _baseline_result(self, baseline: _Baseline, top_k: int, *, copy: bool = True) -> RunResult:
         """Return the cached unmasked run as a result; ``copy``: tensors a caller may change without harm."""
         hidden, logits, attentions = _copies(baseline) if copy else _tensors(baseline)
         return self._result(
             baseline.input_ids,
-            baseline.truncated,
+            baseline.dropped_tokens,
             MaskPlan(),
             baseline.seconds,
             hidden,
@@ -466,22 +484,28 @@ class MaskedModel:
     # -- the public run --------------------------------------------------------------------------------------
 
     def run(
-        self, text: str, plan: MaskPlan | None = None, *, top_k: int = 5, incremental: bool = True
+        self,
+        text: str,
+        plan: MaskPlan | None = None,
+        *,
+        top_k: int = 5,
+        incremental: bool = True,
+        max_tokens: int | None = None,
     ) -> RunResult:
         """Return the masked run of ``text`` under ``plan``, with its effect against the unmasked run.
 
         With ``incremental`` (the default) a plan whose lowest touched layer is ℓ reruns only layers ℓ…L−1
         from the unmasked run's cached input of layer ℓ (equal to a full run; checked once per model against
         one), and the empty plan returns the cached unmasked run. ``incremental=False`` always runs the whole
-        model.
+        model. ``max_tokens`` cuts the text shorter than the model's maximum (``RunResult.dropped_tokens``).
         """
         _check_top_k(top_k)
         plan = plan or MaskPlan()
-        input_ids, truncated = self.tokenize(text)
+        input_ids, dropped = self.tokenize(text, max_tokens)
         plan.check_fits(self.num_layers, self.num_heads, input_ids.shape[1])
         if not plan and incremental:
-            return self._baseline_result(self._baseline(text, input_ids, truncated), top_k)
-        baseline = self._baseline(text, input_ids, truncated) if plan else None
+            return self._baseline_result(self._baseline(text, input_ids, dropped), top_k)
+        baseline = self._baseline(text, input_ids, dropped) if plan else None
 
         first = plan.first_layer(self.num_layers)
         reuse = incremental and baseline is not None and baseline.layer_inputs is not None and first > 0
@@ -500,7 +524,7 @@ class MaskedModel:
         seconds = time.perf_counter() - start
         result = self._result(
             input_ids,
-            truncated,
+            dropped,
             plan,
             seconds,
             hidden,
@@ -541,7 +565,7 @@ class MaskedModel:
     def _result(
         self,
         input_ids: torch.Tensor,
-        truncated: bool,
+        dropped_tokens: int,
         plan: MaskPlan,
         seconds: float,
         hidden: torch.Tensor,
@@ -562,7 +586,7 @@ class MaskedModel:
             labels=labels,
             attentions=attentions,
             hidden=hidden.float().cpu(),
-            truncated=truncated,
+            dropped_tokens=dropped_tokens,
             plan=plan,
             seconds=seconds,
             embedding=embedding,

@@ -74,17 +74,26 @@ def hub_unreachable() -> bool:
     return False
 
 
+def count_parameters(config: Any) -> int:
+    """Return how many parameters the model of ``config`` has, without allocating them (meta device)."""
+    with torch.device("meta"):
+        model = _model_class(config).from_config(config)
+    return sum(p.numel() for p in model.parameters())
+
+
 def load_model(
     name_or_path: str | os.PathLike | None = None,
     *,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
+    max_parameters: int | None = None,
 ) -> MaskedModel:
     """Return the model ``name_or_path`` (None: the embedded default) loaded once for masked runs.
 
-    Hub ids go through ``from_pretrained`` (safetensors preferred, never ``trust_remote_code``); anything that
-    cannot be loaded here — offline, unknown id, missing folder, unsupported architecture — raises
-    ``ModelLoadError`` with the reason.
+    Hub ids go through ``from_pretrained``: safetensors weights only (a pickled ``.bin`` can run code when
+    loaded) and never ``trust_remote_code``. With ``max_parameters`` a larger model is refused from its
+    config alone, before any weights are read. Anything that cannot be loaded here — offline, unknown id,
+    missing folder, unsupported architecture, too large — raises ``ModelLoadError`` with the reason.
     """
     from transformers import AutoConfig, AutoTokenizer
 
@@ -96,16 +105,23 @@ def load_model(
     offline = not local.exists() and hub_unreachable()
     try:
         config = AutoConfig.from_pretrained(target, trust_remote_code=False, local_files_only=offline)
+        if max_parameters is not None and (size := count_parameters(config)) > max_parameters:
+            raise ModelLoadError(
+                f"{name!r} has {size:,} parameters; models of at most {max_parameters:,} parameters "
+                "are loaded here"
+            )
         tokenizer = AutoTokenizer.from_pretrained(target, trust_remote_code=False, local_files_only=offline)
         model = _model_class(config).from_pretrained(
             target,
             config=config,
             attn_implementation=ATTN_IMPLEMENTATION,
             dtype=dtype or torch.float32,
-            use_safetensors=None,
+            use_safetensors=True,
             trust_remote_code=False,
             local_files_only=offline,
         )
+    except ModelLoadError:
+        raise
     except (OSError, ValueError, KeyError, ImportError, RuntimeError) as err:
         if local.exists():
             hint = ""
@@ -118,6 +134,8 @@ def load_model(
         else:
             hint = " (not a local folder, nor a model id the Hugging Face Hub knows)"
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "safetensors" in first_line:
+            first_line += " (only safetensors weights are loaded: pickled .bin weights can run code)"
         raise ModelLoadError(f"cannot load {name!r}{hint}: {first_line}") from err
     return MaskedModel(model.to(pick_device(device)), tokenizer, name, max_length=max_length)
 

@@ -143,7 +143,7 @@ def trace_head(model: MaskedModel, text: str, plan: MaskPlan | None, layer: int,
     for what, value, limit in (("layer", layer, model.num_layers), ("head", head, model.num_heads)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < limit:
             raise ValueError(f"{what} must be an integer in 0–{limit - 1}, got {value!r}")
-    input_ids, _truncated = model.tokenize(text)  # (1, T)
+    input_ids, _dropped = model.tokenize(text)  # (1, T)
     num_tokens = input_ids.shape[1]
     call = CallState(
         plan.compile(model.num_layers, model.num_heads, num_tokens, device=model.device), capture_layer=layer
@@ -289,7 +289,7 @@ def model_embeddings(model: MaskedModel, text: str, max_tokens: int) -> tuple[to
     so it has the scale ``random_inputs`` has. More than ``max_tokens`` tokens (special tokens included)
     raise ValueError.
     """
-    input_ids, _truncated = model.tokenize(text)  # (1, T)
+    input_ids, _dropped = model.tokenize(text)  # (1, T)
     if input_ids.shape[1] > max_tokens:
         raise ValueError(
             f"the text has {input_ids.shape[1]} tokens (special tokens included); "

@@ -1,19 +1,69 @@
-"""The app's cached resources: models loaded once and never mutated, and cached masked runs."""
+"""The app's cached resources: models loaded once and never mutated, and cached masked runs.
+
+Both caches are shared by every session; what a session asks for (its text, its plan) travels in each call's
+arguments, never on the model, so no session can see another's mask or results.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from maskattn import DEFAULT_MODEL_ID, MaskedModel, MaskPlan, RunResult, load_model
+from maskattn import DEFAULT_MODEL_ID, MaskedModel, MaskPlan, ModelLoadError, RunResult, load_model
+from ui.lessons import Language, tr
+
+from . import limits
+from .markdown import code, escape
+
+LOADED_KEY = "models_loaded"  # the last model that loaded in this session: the fallback
+FAILED_KEY = "models_failed"  # (name, reason) of the last model that did not
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=limits.LIMITS.cached_models)
 def get_model(name: str) -> MaskedModel:
     """Return the loaded model ``name``, shared by every session (plans travel per call, never on it)."""
-    return load_model(None if name == DEFAULT_MODEL_ID else name)
+    if name == DEFAULT_MODEL_ID:
+        return load_model(None)  # the bundled model is always served, whatever the limits
+    if not limits.LIMITS.allow_custom_models:
+        raise ModelLoadError(f"this server serves only the bundled model {DEFAULT_MODEL_ID}")
+    return load_model(name, max_parameters=limits.LIMITS.max_model_parameters)
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)  # each up to L·H·T² floats (75 MB at T=512)
 def run_cached(name: str, text: str, plan_key: str) -> RunResult:
     """Return the masked run of ``text`` under the plan whose canonical JSON is ``plan_key`` (cached)."""
-    return get_model(name).run(text, MaskPlan.from_json(plan_key))
+    return _run_cached(name, text, plan_key, limits.LIMITS.max_tokens)
+
+
+@st.cache_resource(show_spinner=False, max_entries=limits.LIMITS.cached_runs)
+def _run_cached(name: str, text: str, plan_key: str, max_tokens: int) -> RunResult:
+    return get_model(name).run(text, MaskPlan.from_json(plan_key), max_tokens=max_tokens)
+
+
+def active_model(lang: Language = "en") -> MaskedModel | None:
+    """Return the model the sidebar names, or, when it cannot load, say why and return the last one that did.
+
+    A failed name is not tried again on every rerun (a hub lookup can take seconds): only once it changes.
+    None when not even the fallback loads (shown as an error too).
+    """
+    name = st.session_state.get("model_name", DEFAULT_MODEL_ID)
+    failed = st.session_state.get(FAILED_KEY)
+    if failed is None or failed[0] != name:
+        try:
+            with st.spinner(f"Loading {name}…", show_time=True):
+                model = get_model(name)
+        except ModelLoadError as err:
+            failed = (name, str(err))
+            st.session_state[FAILED_KEY] = failed
+        else:
+            st.session_state.pop(FAILED_KEY, None)
+            st.session_state[LOADED_KEY] = name
+            return model
+    fallback = st.session_state.get(LOADED_KEY, DEFAULT_MODEL_ID)
+    if fallback == name:
+        st.error(tr("common.model_error", lang, model=code(name), error=escape(failed[1])))
+        return None
+    st.error(tr("common.model_fallback", lang, error=escape(failed[1]), fallback=code(fallback)))
+    try:
+        return get_model(fallback)
+    except ModelLoadError as err:
+        st.error(tr("common.model_error", lang, model=code(fallback), error=escape(err)))
+        return None

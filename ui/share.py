@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 
 from maskattn import DEFAULT_MODEL_ID, MaskPlan
 
-MAX_PLAN_BYTES = 256_000  # an imported plan file or a decoded link larger than this is refused
-MAX_TEXT_CHARS = 5_000
+from . import limits
 
 
 @dataclass(frozen=True)
@@ -33,11 +32,11 @@ def unpack_plan(packed: str) -> MaskPlan:
     """Return the plan packed by ``pack_plan``; anything malformed raises ValueError."""
     try:
         data = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
-        raw = zlib.decompressobj().decompress(data, MAX_PLAN_BYTES + 1)
+        raw = zlib.decompressobj().decompress(data, limits.LIMITS.max_plan_bytes + 1)
     except (ValueError, zlib.error) as err:
         raise ValueError(f"the plan in the link is damaged ({err})") from None
-    if len(raw) > MAX_PLAN_BYTES:
-        raise ValueError(f"the plan in the link is larger than {MAX_PLAN_BYTES // 1000} kB")
+    if len(raw) > limits.LIMITS.max_plan_bytes:
+        raise ValueError(f"the plan in the link is larger than {limits.LIMITS.max_plan_bytes // 1000} kB")
     return MaskPlan.from_json(raw)
 
 
@@ -54,8 +53,11 @@ def to_query_params(state: SharedState) -> dict[str, str]:
 def from_query_params(params: dict[str, str], default_text: str) -> tuple[SharedState, list[str]]:
     """Return the state a link describes and the problems found (bad parts fall back to defaults)."""
     problems = []
-    text = params.get("text", default_text)[:MAX_TEXT_CHARS] or default_text
+    text = params.get("text", default_text)[: limits.LIMITS.max_text_chars] or default_text
     model = params.get("model", DEFAULT_MODEL_ID).strip() or DEFAULT_MODEL_ID
+    if model != DEFAULT_MODEL_ID and not limits.LIMITS.allow_custom_models:
+        problems.append(f"the model {model!r} (this server serves only the bundled model)")
+        model = DEFAULT_MODEL_ID
     plan = MaskPlan()
     if params.get("plan"):
         try:
@@ -76,8 +78,7 @@ def from_query_params(params: dict[str, str], default_text: str) -> tuple[Shared
 
 def read_plan_file(data: bytes) -> MaskPlan:
     """Return the plan in an uploaded JSON file; too large, not UTF-8 or invalid raises ValueError."""
-    if len(data) > MAX_PLAN_BYTES:
-        raise ValueError(
-            f"the plan file is larger than the limit of {MAX_PLAN_BYTES // 1000} kB ({len(data)} bytes)"
-        )
+    limit = limits.LIMITS.max_plan_bytes
+    if len(data) > limit:
+        raise ValueError(f"the plan file is larger than the limit of {limit // 1000} kB ({len(data)} bytes)")
     return MaskPlan.from_json(data)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from maskattn import DEFAULT_MODEL_ID, pick_device
 
+from . import limits
 from .theme import apply_presentation_css
 
 CUSTOM = "Another model (hub id or local folder)…"
@@ -13,8 +14,10 @@ CUSTOM = "Another model (hub id or local folder)…"
 
 def _show_model(name: str) -> None:
     """Set the picker's widgets to show ``name`` (the model may change elsewhere: a link, an exercise)."""
-    st.session_state["sb_model_choice"] = DEFAULT_MODEL_ID if name == DEFAULT_MODEL_ID else CUSTOM
-    if name != DEFAULT_MODEL_ID:
+    # A model the server refuses is shown as the default; the page says why.
+    custom = name != DEFAULT_MODEL_ID and limits.LIMITS.allow_custom_models
+    st.session_state["sb_model_choice"] = CUSTOM if custom else DEFAULT_MODEL_ID
+    if custom:
         st.session_state["sb_model_custom"] = name
     st.session_state["sb_shown_model"] = name
 
@@ -28,9 +31,11 @@ def render() -> None:
             _show_model(st.session_state["model_name"])
         choice = st.selectbox(
             "Model",
-            [DEFAULT_MODEL_ID, CUSTOM],
+            [DEFAULT_MODEL_ID, CUSTOM] if limits.LIMITS.allow_custom_models else [DEFAULT_MODEL_ID],
             help="The default model is bundled and works offline. Other models load from the Hugging Face "
-            "hub or a local folder.",
+            "hub or a local folder."
+            if limits.LIMITS.allow_custom_models
+            else "This server serves only the bundled model.",
             key="sb_model_choice",
         )
         if choice == CUSTOM:

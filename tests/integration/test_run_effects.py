@@ -88,7 +88,25 @@ def test_long_text_is_truncated_and_says_so(arch: Arch) -> None:
     assert len(result.tokens) == model.max_length
     assert result.tokens[0] == "[CLS]" and result.tokens[-1] == "[SEP]"  # truncation keeps the special tokens
     assert result.attentions.shape[-1] == model.max_length
-    assert not model.run(TEXT).truncated
+    full_length = len(model.tokenizer(long_text)["input_ids"])
+    assert result.dropped_tokens == full_length - model.max_length > 0
+    assert not model.run(TEXT).truncated and model.run(TEXT).dropped_tokens == 0
+
+
+def test_max_tokens_cuts_a_run_shorter_than_the_model_allows(arch: Arch) -> None:
+    model = arch.masked
+    whole = model.run(TEXT)
+    plan = MaskPlan((rule([model.num_layers - 1], [0], block={"keys": [1]}),))
+    cut = model.run(TEXT, plan, max_tokens=5)
+    assert cut.num_tokens == 5 and cut.dropped_tokens == whole.num_tokens - 5
+    # The cut text is its own run: the same as running the first tokens alone, special tokens kept.
+    alone = model.run(TEXT, plan, max_tokens=5, incremental=False)
+    torch.testing.assert_close(cut.attentions, alone.attentions, atol=1e-6, rtol=0)
+    assert cut.tokens[:4] == whole.tokens[:4] and cut.tokens[-1] == whole.tokens[-1] == "[SEP]"
+    assert model.run(TEXT, max_tokens=10_000).num_tokens == whole.num_tokens
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="max_tokens"):
+            model.run(TEXT, max_tokens=bad)
 
 
 def test_max_length_of_each_model(arch: Arch) -> None:

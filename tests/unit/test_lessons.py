@@ -88,7 +88,7 @@ def test_findings_in_words_carry_their_numbers(lang):
     cases = {
         Finding("row_sum", query=2, value=0.6234): ["2", "‘cat’", "0.62"],
         Finding("blocked_mass", query=2, key=1, value=0.3781): ["1", "‘the’", "0.38", "2"],
-        Finding("fully_blocked", query=0): ["0", "‘[CLS]’", "NaN"],
+        Finding("fully_blocked", query=0): ["0", r"‘\[CLS\]’", "NaN"],  # tokens are escaped for Markdown
         Finding("rows_sum_to_one", value=2.4e-7, count=3): ["3", "2.4e-07"],
     }
     for finding, parts in cases.items():

@@ -3,9 +3,9 @@
 import pytest
 
 from maskattn import DEFAULT_MODEL_ID, MaskPlan, rule
+from ui.limits import LIMITS
 from ui.parsing import parse_indices
 from ui.share import (
-    MAX_PLAN_BYTES,
     SharedState,
     from_query_params,
     pack_plan,
@@ -43,7 +43,7 @@ def test_damaged_links_fall_back_with_a_reason(params, problem):
 def test_packed_plan_round_trip_and_size_cap():
     assert unpack_plan(pack_plan(PLAN)) == PLAN
     with pytest.raises(ValueError, match="larger than"):
-        read_plan_file(b" " * (MAX_PLAN_BYTES + 1))
+        read_plan_file(b" " * (LIMITS.max_plan_bytes + 1))
     with pytest.raises(ValueError, match="not valid JSON"):
         read_plan_file(b"{nope")
     with pytest.raises(ValueError, match="version"):

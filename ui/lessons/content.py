@@ -12,6 +12,7 @@ import torch
 
 from maskattn import DEFAULT_MODEL_ID, MaskPlan, rule
 from maskattn.stepthrough import Finding
+from ui.markdown import escape
 from ui.share import SharedState, to_query_params
 
 from . import Language, tr
@@ -320,7 +321,7 @@ EXERCISES: tuple[Exercise, ...] = (
 def _label(labels: list[str], index: int | None) -> str:
     if index is None or not 0 <= index < len(labels):
         return "?"
-    return f"‘{labels[index]}’"
+    return f"‘{escape(labels[index])}’"  # a token is user text inside Markdown
 
 
 def describe_finding(finding: Finding, labels: list[str], lang: Language) -> str:

@@ -14,6 +14,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Cannot load the model {model}: {error}",
         "zh": "无法加载模型 {model}：{error}",
     },
+    "common.model_fallback": {
+        "en": "{error}. Still showing {fallback}.",
+        "zh": "{error}。仍在使用 {fallback}。",
+    },
     "common.open_explorer": {"en": "Open in the Explorer", "zh": "在 Explorer 中打开"},
     "common.share_link": {"en": "Link to share (opens a new session)", "zh": "分享链接（打开新的会话）"},
     "common.semantics.none": {"en": "no mask", "zh": "无掩码"},
