@@ -6,9 +6,12 @@ started server would run that page without this script (no sidebar, raw file nam
 
 import streamlit as st
 
-from ui import sidebar
+from ui import limits, sidebar
 
 st.set_page_config(page_title="maskattn", page_icon=":material/grid_on:", layout="wide")
+if limits.PROBLEM:
+    st.error(f"This server is not configured correctly: {limits.PROBLEM}. Fix it and restart the server.")
+    st.stop()
 
 pages = [
     st.Page(

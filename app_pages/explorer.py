@@ -433,10 +433,15 @@ def plan_tab(model, result) -> None:
     plan = st.session_state["ex_plan"]
     if not plan:
         st.info("The plan is empty: paint cells, apply a preset, or gate heads.")
+    elif plan.description:
+        st.caption(escape(plan.description))  # an imported plan's own words: plain text
     for i, rule in enumerate(plan.rules):
         a, b = st.columns([6, 1])
-        a.markdown(f"`{i}` {editing.describe_rule(rule)}")
-        if b.button("Remove", key=f"ex_rm_{i}_{len(plan.rules)}"):
+        label = f" · *{escape(rule.label)}*" if rule.label else ""
+        a.markdown(f"`{i}` {editing.describe_rule(rule)}{label}")
+        if b.button(
+            "", icon=":material/delete:", help="Remove this rule", key=f"ex_rm_{i}_{len(plan.rules)}"
+        ):
             set_plan(editing.remove_rule(plan, i))
             st.rerun()
     st.divider()

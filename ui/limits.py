@@ -1,13 +1,15 @@
 """What one user may ask of a shared server, in one place. Pure: no Streamlit.
 
 Each limit has a default fit for a classroom server and can be set by an environment variable when the app
-starts, e.g. ``MASKATTN_MAX_TOKENS=128 streamlit run app.py``. A value that is not valid stops the app at
-start with a message naming the variable, rather than running with a limit nobody chose.
+starts, e.g. ``MASKATTN_MAX_TOKENS=128 streamlit run app.py``. A value that is not valid is reported on the
+server's console and in every page, naming the variable, and the app stops there rather than running with a
+limit nobody chose.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -67,4 +69,9 @@ def read_limits(environ: Mapping[str, str] = os.environ) -> Limits:
     return Limits(**values)
 
 
-LIMITS = read_limits()
+try:
+    LIMITS = read_limits()
+    PROBLEM: str | None = None
+except ValueError as err:
+    LIMITS, PROBLEM = Limits(), str(err)
+    print(f"maskattn: {PROBLEM}", file=sys.stderr)

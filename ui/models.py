@@ -58,10 +58,12 @@ def active_model(lang: Language = "en") -> MaskedModel | None:
             st.session_state[LOADED_KEY] = name
             return model
     fallback = st.session_state.get(LOADED_KEY, DEFAULT_MODEL_ID)
+    reason = failed[1].rstrip(". ")
     if fallback == name:
-        st.error(tr("common.model_error", lang, model=code(name), error=escape(failed[1])))
+        st.error(tr("common.model_error", lang, model=code(name), error=escape(reason)))
         return None
-    st.error(tr("common.model_fallback", lang, error=escape(failed[1]), fallback=code(fallback)))
+    reason = reason[:1].upper() + reason[1:]
+    st.error(tr("common.model_fallback", lang, error=escape(reason), fallback=code(fallback)))
     try:
         return get_model(fallback)
     except ModelLoadError as err:

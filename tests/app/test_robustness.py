@@ -282,3 +282,23 @@ def test_a_slow_run_in_one_session_does_not_hold_up_another():
         slow.join(timeout=60)
         hook.remove()
     assert results["slow"].plan == MaskPlan() and results["slow"].num_tokens == 10
+
+
+def test_an_imported_plans_own_words_are_shown_as_plain_text(app):
+    hostile = "**x** <img src=x onerror=alert(1)> [link](javascript:alert(1))"
+    plan = MaskPlan((rule([0], [0], gate=0.0, label=hostile),), description=hostile)
+    at = open_tab(no_exceptions(app.run()), "Plan & share")
+    at.text_area(key="ex_paste").input(plan.to_json()).run()
+    at.button(key="ex_paste_apply").click().run()
+    at = open_tab(no_exceptions(at), "Plan & share")
+    escaped = r"\*\*x\*\* \<img src\=x onerror\=alert\(1\)\> \[link\]\(javascript\:alert\(1\)\)"
+    assert any(escaped in c.value for c in at.caption)  # the description
+    assert any(escaped in m.value and m.value.startswith("`0` layer 0") for m in at.markdown)  # the rule
+
+
+def test_a_misconfigured_limit_stops_every_page_with_the_variable_named(app, monkeypatch):
+    monkeypatch.setattr(limits, "PROBLEM", "MASKATTN_MAX_TOKENS must be a positive integer, got 'lots'")
+    at = no_exceptions(app.run())
+    (error,) = [e.value for e in at.error]
+    assert "not configured correctly: MASKATTN_MAX_TOKENS must be a positive integer" in error
+    assert not at.title  # no page ran with a limit nobody chose

@@ -66,5 +66,5 @@ def test_a_model_over_the_size_limit_is_refused_from_its_config_alone(tmp_path: 
     (tmp_path / "model.safetensors").unlink()  # refused before the weights would be looked for
     with pytest.raises(ModelLoadError, match=f"has {size:,} parameters; models of at most {size - 1:,}"):
         load_model(tmp_path, max_parameters=size - 1)
-    with pytest.raises(ModelLoadError, match="no file named model.safetensors"):
+    with pytest.raises(ModelLoadError, match=r"no file named model\.safetensors"):
         load_model(tmp_path, max_parameters=size)  # within the limit: it goes on to the (missing) weights
