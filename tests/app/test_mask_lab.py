@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from maskattn import MaskPlan, rule
+from ui.markdown import escape
 from ui.sidebar import CUSTOM as CUSTOM_MODEL
 
 APP = "../../app.py"
@@ -246,3 +248,13 @@ def test_step_through_in_chinese(trace):
     trace.button_group(key="i18n_lang").set_value("zh").run()
     assert_clean(trace)
     assert "与 Explorer 中第 0 层第 2 个头显示的完全一致" in trace.success[0].value
+
+
+def test_tokens_of_hostile_text_are_named_escaped_in_the_findings(lab):
+    lab.button_group(key="ml_source").set_value("text").run()
+    lab.text_input(key="ml_text").set_value("**x** <b>[a]").run()
+    assert_clean(lab)
+    quoted = re.findall(r"‘(.*?)’", text_of(lab))
+    assert quoted, text_of(lab)
+    for token in quoted:  # every Markdown character escaped: the token shows exactly as the model saw it
+        assert token == escape(re.sub(r"\\(.)", r"\1", token)), token

@@ -302,3 +302,30 @@ def test_a_misconfigured_limit_stops_every_page_with_the_variable_named(app, mon
     (error,) = [e.value for e in at.error]
     assert "not configured correctly: MASKATTN_MAX_TOKENS must be a positive integer" in error
     assert not at.title  # no page ran with a limit nobody chose
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\xff\xfe not text", "not valid JSON"),
+        (b" " * 300_000, "larger than the limit of 256 kB"),
+        (b'{"version": 2, "rules": []}', "version"),
+    ],
+    ids=["binary", "too-large", "wrong-version"],
+)
+def test_bad_uploaded_plans_are_refused_and_never_saved(app, tmp_path, monkeypatch, content, reason):
+    monkeypatch.chdir(tmp_path)  # a file written under the uploaded name would land here
+    at = open_tab(no_exceptions(app.run()), "Plan & share")
+    at.file_uploader(key="ex_upload").upload("../evil plan.json", content, "application/json").run()
+    no_exceptions(at)
+    (error,) = [e.value for e in at.error]
+    assert "Could not import" in error and reason in error.replace("\\", "")
+    assert not at.session_state["ex_plan"].rules
+    assert not list(tmp_path.iterdir()) and not (tmp_path.parent / "evil plan.json").exists()
+
+
+def test_an_uploaded_plan_applies(app):
+    plan = MaskPlan((rule([1], [2], block={"keys": [3]}),))
+    at = open_tab(no_exceptions(app.run()), "Plan & share")
+    at.file_uploader(key="ex_upload").upload("plan.json", plan.to_json().encode(), "application/json").run()
+    assert no_exceptions(at).session_state["ex_plan"] == plan
