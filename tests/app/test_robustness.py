@@ -329,3 +329,14 @@ def test_an_uploaded_plan_applies(app):
     at = open_tab(no_exceptions(app.run()), "Plan & share")
     at.file_uploader(key="ex_upload").upload("plan.json", plan.to_json().encode(), "application/json").run()
     assert no_exceptions(at).session_state["ex_plan"] == plan
+
+
+def test_after_a_failed_load_the_page_stays_on_the_model_loaded_before(app, tiny_folder):
+    app.query_params["model"] = str(tiny_folder)
+    at = no_exceptions(no_exceptions(app.run()).run())
+    assert str(tiny_folder) in caption_text(at)
+    at.text_input(key="sb_model_custom").input(str(tiny_folder / "missing")).run()
+    no_exceptions(at)
+    (error,) = [e.value for e in at.error]
+    assert "no such folder" in error
+    assert f"Still showing `{tiny_folder}`" in error and str(tiny_folder) in caption_text(at)
