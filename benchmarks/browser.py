@@ -34,15 +34,9 @@ from pathlib import Path
 from benchmarks.texts import text_of_tokens
 from benchmarks.timing import percentile
 from tests.e2e import streamlit_server
+from tests.e2e.browser import CHROMIUM_ARGS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 VIEWPORT = {"width": 1280, "height": 1400}
 PAINTER = ".st-key-ex_token_painter"
 SERVER_TIMEOUT_S = 90.0

@@ -397,37 +397,20 @@ def overview_figure(
         name="heads",
     )
 
-    shapes: list[dict[str, Any]] = []
     edge = 0.5  # heatmap cells span index ± 0.5
-    for lyr, hd in zip(*np.nonzero(marked_arr), strict=True):
-        x0, y0 = hd * stride - edge, lyr * stride - edge
-        off = gap * 0.15
-        shapes.append(
-            _rect(
-                x0 - off,
-                y0 - off,
-                x0 + n + off,
-                y0 + n + off,
-                theme.accent_color,
-                theme.px(2),
-                f"marked L{lyr} h{hd}",
-            )
-        )
+
+    def outline(lyr: int, hd: int, margin: float, color: str, width: float, name: str) -> dict[str, Any]:
+        """Return a rectangle around the tile of head ``(lyr, hd)``, ``margin`` outside it."""
+        x0, y0 = hd * stride - edge - margin, lyr * stride - edge - margin
+        return _rect(x0, y0, x0 + n + 2 * margin, y0 + n + 2 * margin, color, width, name)
+
+    shapes = [
+        outline(lyr, hd, gap * 0.15, theme.accent_color, theme.px(2), f"marked L{lyr} h{hd}")
+        for lyr, hd in zip(*np.nonzero(marked_arr), strict=True)
+    ]
     if focus is not None:
         fl, fh = (int(v) for v in focus)
-        x0, y0 = fh * stride - edge, fl * stride - edge
-        off = gap * 0.7
-        shapes.append(
-            _rect(
-                x0 - off,
-                y0 - off,
-                x0 + n + off,
-                y0 + n + off,
-                theme.focus_color,
-                theme.px(3.5),
-                f"focus L{fl} h{fh}",
-            )
-        )
+        shapes.append(outline(fl, fh, gap * 0.7, theme.focus_color, theme.px(3.5), f"focus L{fl} h{fh}"))
 
     tick_pos = [i * stride + centre for i in range(max(n_layers, n_heads))]
     layout = _base_layout(theme, title, height=round(plot_h + margin["t"] + margin["b"]))

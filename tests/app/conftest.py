@@ -1,7 +1,10 @@
-"""AppTest helpers: the app script and a runner that fails on any exception shown in the page."""
+"""AppTest helpers: the app script, a check that no traceback reached the page, readers of what it shows."""
 
+import base64
 from pathlib import Path
 
+import numpy as np
+import plotly.io as pio
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -18,3 +21,29 @@ def no_exceptions(at: AppTest) -> AppTest:
     """Return ``at`` after checking that no traceback reached the page."""
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def caption_text(at) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def plotly_figure(at, key: str):
+    """Return the plotly figure that the chart ``key`` sent to the browser."""
+    (chart,) = [c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id]
+    return pio.from_json(chart.proto.spec)
+
+
+def heatmap_values(trace) -> np.ndarray:
+    """Return a heatmap trace's z as an array (plotly 7 ships numpy arrays as typed base64)."""
+    z = trace.z
+    if isinstance(z, dict):
+        flat = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
+        shape = [int(x) for x in str(z.get("shape", flat.size)).split(",")]
+        return flat.reshape(shape).astype(float)
+    return np.asarray(z, dtype=float)
+
+
+def open_tab(at, label: str):
+    """Return ``at`` rerun with the tab ``label`` open (only the open tab is built)."""
+    at.session_state["ex_tab"] = label
+    return no_exceptions(at.run())

@@ -5,41 +5,15 @@ import json
 import zlib
 
 import numpy as np
-import plotly.io as pio
 import pytest
 
 from maskattn import MaskPlan, rule
+from tests.model_folders import save_gpt2_folder
 from ui.share import SharedState, to_query_params, unpack_plan
 
-from .conftest import no_exceptions
+from .conftest import caption_text, heatmap_values, no_exceptions, open_tab, plotly_figure
 
 pytestmark = pytest.mark.slow
-
-
-def caption_text(at) -> str:
-    return "\n".join(c.value for c in at.caption)
-
-
-def plotly_figure(at, key: str):
-    """Return the plotly figure that the chart ``key`` sent to the browser."""
-    (chart,) = [c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id]
-    return pio.from_json(chart.proto.spec)
-
-
-def heatmap_values(trace) -> np.ndarray:
-    """Return a heatmap trace's z as an array (plotly 7 ships numpy arrays as typed base64)."""
-    z = trace.z
-    if isinstance(z, dict):
-        flat = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
-        shape = [int(x) for x in str(z.get("shape", flat.size)).split(",")]
-        return flat.reshape(shape).astype(float)
-    return np.asarray(z, dtype=float)
-
-
-def open_tab(at, label: str):
-    """Return ``at`` rerun with the tab ``label`` open (only the open tab is built)."""
-    at.session_state["ex_tab"] = label
-    return no_exceptions(at.run())
 
 
 def test_hidden_tabs_are_not_built(app):
@@ -188,19 +162,9 @@ def test_link_with_an_absurd_preset_parameter_is_refused(app):
 
 
 def test_link_to_a_local_model_shows_it_in_the_sidebar_and_runs_it(app, tmp_path):
-    import torch
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-
-    from maskattn.loading import default_model_path
     from ui.sidebar import CUSTOM
 
-    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
-    torch.manual_seed(0)
-    config = GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=tokenizer.vocab_size, n_positions=64)
-    config.architectures = ["GPT2LMHeadModel"]
-    GPT2LMHeadModel(config).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
-
+    save_gpt2_folder(tmp_path)
     app.query_params["model"] = str(tmp_path)
     at = no_exceptions(app.run())
     at = no_exceptions(at.run())  # the sidebar shows a model chosen elsewhere from the next run on

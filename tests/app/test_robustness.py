@@ -17,12 +17,12 @@ from streamlit.testing.v1 import AppTest
 
 from maskattn import DEFAULT_MODEL_ID, MaskPlan, rule
 from maskattn.loading import default_model_path
+from tests.model_folders import save_gpt2_folder
 from ui import limits
 from ui.share import SharedState, to_query_params
 from ui.sidebar import CUSTOM
 
-from .conftest import APP, no_exceptions
-from .test_explorer import caption_text, heatmap_values, open_tab, plotly_figure
+from .conftest import APP, caption_text, heatmap_values, no_exceptions, open_tab, plotly_figure
 
 pytestmark = pytest.mark.slow
 
@@ -53,15 +53,7 @@ def painter_rows(at: AppTest) -> int:
 @pytest.fixture
 def tiny_folder(tmp_path):
     """Return a local GPT-2 folder (2 layers, random weights) that the sidebar or a link can load."""
-    import torch
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-
-    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
-    torch.manual_seed(0)
-    config = GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=tokenizer.vocab_size, n_positions=64)
-    config.architectures = ["GPT2LMHeadModel"]
-    GPT2LMHeadModel(config).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
+    save_gpt2_folder(tmp_path)
     return tmp_path
 
 

@@ -14,17 +14,11 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import streamlit_server as server
+from tests.e2e.browser import CHROMIUM_ARGS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO_ROOT / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 SERVER_START_TIMEOUT_S = 60.0
 
 

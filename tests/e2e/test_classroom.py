@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from maskattn.figures import PRESENTATION_THEME
+from tests.e2e.browser import IDLE_JS
 
 pytestmark = pytest.mark.slow
 
@@ -23,13 +24,6 @@ LOAD_TIMEOUT_MS = 90_000  # the first session of a server loads the model
 UPDATE_TIMEOUT_MS = 20_000
 NARROW = {"width": 800, "height": 1000}
 
-_IDLE_JS = """
-() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return app !== null && app.dataset.testScriptState === 'notRunning'
-    && document.querySelector('[data-testid="stStatusWidget"]') === null;
-}
-"""
 
 # The z of a named trace of a plotly chart under `.st-key-<key>` (NaN → null, which JSON keeps).
 _TRACE_JS = """
@@ -63,7 +57,7 @@ class Classroom:
         self.idle(LOAD_TIMEOUT_MS)
 
     def idle(self, timeout: int = UPDATE_TIMEOUT_MS) -> None:
-        self.page.wait_for_function(_IDLE_JS, timeout=timeout)
+        self.page.wait_for_function(IDLE_JS, timeout=timeout)
 
     def open(self, path: str) -> None:
         self.page.goto(f"{self.base_url}/{path}")

@@ -21,6 +21,7 @@ import pytest
 
 from maskattn import MaskPlan
 from maskattn.figures import PRESENTATION_THEME
+from tests.e2e.browser import IDLE_JS
 from ui.share import unpack_plan
 
 pytestmark = pytest.mark.slow
@@ -33,13 +34,6 @@ UPDATE_TIMEOUT_S = 20.0
 ATOL = 1e-4  # float32 weights; masked and unmasked runs may take different attention kernels
 LAYERS, HEADS = 6, 12  # the bundled all-MiniLM-L6-v2
 
-_IDLE_JS = """
-() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return app !== null && app.dataset.testScriptState === 'notRunning'
-    && document.querySelector('[data-testid="stStatusWidget"]') === null;
-}
-"""
 
 # Plotly keeps the decoded traces in _fullData; NaN (a blocked cell) does not survive JSON, so send null.
 _HEATMAP_JS = """
@@ -172,7 +166,7 @@ class Explorer:
 
     def idle(self, timeout: float = UPDATE_TIMEOUT_S) -> None:
         """Wait until Streamlit has no script run going."""
-        self.page.wait_for_function(_IDLE_JS, timeout=timeout * 1000)
+        self.page.wait_for_function(IDLE_JS, timeout=timeout * 1000)
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -26,6 +26,7 @@ from tests.e2e.test_explorer import (
     renormalised,
     settled_grid,
 )
+from tests.model_folders import save_gpt2_folder
 
 pytestmark = pytest.mark.slow
 
@@ -169,25 +170,7 @@ LONG_TEXT = " ".join(
 
 def slow_model_folder(folder) -> str:
     """Save a deliberately slow but real causal LM (safetensors and the default tokenizer) in ``folder``."""
-    import torch
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-
-    from maskattn.loading import default_model_path
-
-    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
-    config = GPT2Config(
-        n_layer=SLOW_LAYERS,
-        n_head=SLOW_HEADS,
-        n_embd=SLOW_WIDTH,
-        n_positions=512,
-        vocab_size=tokenizer.vocab_size,
-        bos_token_id=None,
-        eos_token_id=None,
-    )
-    config.architectures = ["GPT2LMHeadModel"]
-    torch.manual_seed(0)
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    save_gpt2_folder(folder, layers=SLOW_LAYERS, heads=SLOW_HEADS, width=SLOW_WIDTH, positions=512)
     return str(folder)
 
 

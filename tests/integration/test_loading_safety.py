@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+from transformers import GPT2Config, GPT2LMHeadModel
 
 from maskattn import ModelLoadError, load_model
-from maskattn.loading import count_parameters, default_model_path
+from maskattn.loading import count_parameters
+from tests.model_folders import save_gpt2_folder
 
 # Imported by transformers only if it ran the folder's own code: it leaves a file behind as proof.
 EVIL_MODULE = """
@@ -22,16 +23,6 @@ class EvilConfig(PretrainedConfig):
 class EvilModel(PreTrainedModel):
     config_class = EvilConfig
 """
-
-
-def tiny_gpt2(folder: Path, n_embd: int = 32) -> GPT2LMHeadModel:
-    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
-    config = GPT2Config(n_layer=2, n_head=4, n_embd=n_embd, vocab_size=tokenizer.vocab_size, n_positions=64)
-    config.architectures = ["GPT2LMHeadModel"]
-    model = GPT2LMHeadModel(config)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return model
 
 
 def test_a_folder_that_needs_its_own_code_is_refused_without_running_it(tmp_path: Path) -> None:
@@ -49,7 +40,7 @@ def test_a_folder_that_needs_its_own_code_is_refused_without_running_it(tmp_path
 
 
 def test_pickled_weights_are_refused_and_safetensors_load(tmp_path: Path) -> None:
-    model = tiny_gpt2(tmp_path)
+    model = save_gpt2_folder(tmp_path)
     loaded = load_model(tmp_path)  # save_pretrained writes model.safetensors
     assert loaded.num_layers == 2
     (tmp_path / "model.safetensors").unlink()
@@ -59,7 +50,7 @@ def test_pickled_weights_are_refused_and_safetensors_load(tmp_path: Path) -> Non
 
 
 def test_a_model_over_the_size_limit_is_refused_from_its_config_alone(tmp_path: Path) -> None:
-    tiny_gpt2(tmp_path)
+    save_gpt2_folder(tmp_path)
     size = count_parameters(GPT2Config.from_pretrained(tmp_path))
     reference = GPT2LMHeadModel(GPT2Config.from_pretrained(tmp_path))
     assert size == sum(p.numel() for p in reference.parameters())  # tied embeddings counted once

@@ -1,0 +1,35 @@
+"""Model folders as users have them on disk: a random GPT-2 LM saved with the bundled model's tokenizer.
+
+No download: the tokenizer comes from the embedded default model, the weights from a seeded random init.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+from maskattn.loading import default_model_path
+
+
+def save_gpt2_folder(
+    folder: Path, *, layers: int = 2, heads: int = 4, width: int = 32, positions: int = 64
+) -> GPT2LMHeadModel:
+    """Save a random GPT-2 LM (safetensors) and the default tokenizer in ``folder``; return the model."""
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    config = GPT2Config(
+        n_layer=layers,
+        n_head=heads,
+        n_embd=width,
+        n_positions=positions,
+        vocab_size=tokenizer.vocab_size,
+        bos_token_id=None,  # GPT-2's own 50256 lies outside the BERT vocabulary
+        eos_token_id=None,
+    )
+    config.architectures = ["GPT2LMHeadModel"]
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(config)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return model
