@@ -48,7 +48,7 @@ def active_model(lang: Language = "en") -> MaskedModel | None:
     failed = st.session_state.get(FAILED_KEY)
     if failed is None or failed[0] != name:
         try:
-            with st.spinner(f"Loading {name}…", show_time=True):
+            with st.spinner(f"Loading {code(name)}…", show_time=True):  # Markdown: the name as typed
                 model = get_model(name)
         except ModelLoadError as err:
             failed = (name, str(err))
