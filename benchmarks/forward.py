@@ -26,7 +26,7 @@ TOKENS = (16, 32, 128, 512)
 VARIANTS = {
     "hf_sdpa": "HF sdpa forward, no attentions returned",
     "hf_eager_attn": "HF eager forward with output_attentions=True",
-    "fwd_empty": "our forward (MaskedModel._forward) with the empty plan",
+    "fwd_empty": "our forward (MaskedModel.forward) with the empty plan",
     "fwd_busy": "our forward with the busy plan (compiled masks cached on the plan)",
     "run_empty": "MaskedModel.run(text, empty plan) as the app calls it (incremental: the cached run)",
     "run_empty_full": "MaskedModel.run(text, empty plan, incremental=False): tokenize, forward, RunResult",
@@ -64,8 +64,8 @@ def _variants(trio: ModelTrio, text: str, input_ids: torch.Tensor, busy: MaskPla
     return {
         "hf_sdpa": lambda: hf_forward(trio.sdpa, input_ids, attentions=False),
         "hf_eager_attn": lambda: hf_forward(trio.eager, input_ids, attentions=True),
-        "fwd_empty": lambda: ours._forward(input_ids, empty),
-        "fwd_busy": lambda: ours._forward(input_ids, busy),
+        "fwd_empty": lambda: ours.forward(input_ids, empty),
+        "fwd_busy": lambda: ours.forward(input_ids, busy),
         "run_empty": lambda: ours.run(text, empty),
         "run_empty_full": lambda: ours.run(text, empty, **full),
         "run_busy": lambda: ours.run(text, MaskPlan.from_json(busy_key)),
@@ -75,7 +75,7 @@ def _variants(trio: ModelTrio, text: str, input_ids: torch.Tensor, busy: MaskPla
 
 def _max_diff_vs_eager(trio: ModelTrio, input_ids: torch.Tensor) -> float:
     """Return max |ours − eager| of the last hidden state under the empty plan (a check that both agree)."""
-    ours_hidden, _, _ = trio.ours._forward(input_ids, MaskPlan())
+    ours_hidden, _, _ = trio.ours.forward(input_ids, MaskPlan())
     eager_hidden = hf_forward(trio.eager, input_ids, attentions=True)
     return float((ours_hidden - eager_hidden).abs().max())
 

@@ -37,16 +37,23 @@ def _reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
-def tensor_mb(obj: object) -> float:
-    """Return the megabytes held by the tensors in ``obj``: a tensor, a RunResult's fields, tuples, dicts."""
+def tensor_mb(obj: object, seen: set[int] | None = None) -> float:
+    """Return the megabytes held by the tensors in ``obj`` (a tensor, a RunResult's fields, tuples, dicts).
+
+    A tensor reachable twice (a result's ``attentions`` is also its default stack's entry) counts once.
+    """
+    seen = set() if seen is None else seen
     if isinstance(obj, torch.Tensor):
+        if id(obj) in seen:
+            return 0.0
+        seen.add(id(obj))
         return obj.numel() * obj.element_size() / 1e6
     if isinstance(obj, dict):
-        return sum(tensor_mb(v) for v in obj.values())
+        return sum(tensor_mb(v, seen) for v in obj.values())
     if isinstance(obj, tuple | list):
-        return sum(tensor_mb(v) for v in obj)
+        return sum(tensor_mb(v, seen) for v in obj)
     if hasattr(obj, "__dataclass_fields__"):
-        return sum(tensor_mb(getattr(obj, name)) for name in obj.__dataclass_fields__)
+        return sum(tensor_mb(getattr(obj, name), seen) for name in obj.__dataclass_fields__)
     return 0.0
 
 
@@ -66,7 +73,7 @@ def probe(model_name: str, num_tokens: int) -> list[dict]:
     calls: dict[str, Callable[[], object]] = {
         "hf_sdpa": lambda: hf_forward(trio.sdpa, input_ids, attentions=False),
         "hf_eager_attn": lambda: hf_forward(trio.eager, input_ids, attentions=True),
-        "fwd_busy": lambda: ours._forward(input_ids, MaskPlan.from_json(busy_key)),
+        "fwd_busy": lambda: ours.forward(input_ids, MaskPlan.from_json(busy_key)),
         "run_busy": lambda: ours.run(text, MaskPlan.from_json(busy_key)),
         # A text seen for the first time: the unmasked baseline is computed (and cached) too.
         "run_new_text": lambda: ours.run(next(fresh_texts), MaskPlan.from_json(busy_key)),

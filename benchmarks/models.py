@@ -15,7 +15,7 @@ import torch
 
 from benchmarks.texts import WORDS
 from maskattn import DEFAULT_MODEL_ID, MaskedModel, from_config
-from maskattn.hf import ATTN_IMPLEMENTATION
+from maskattn.adapter import ATTN_IMPLEMENTATION
 from maskattn.loading import default_model_path
 
 MODEL_NAMES = ("minilm", "tiny-gpt2", "tiny-llama-gqa")

@@ -34,23 +34,23 @@ _PAGE = "/" + EXPLORER  # how its functions' file names end
 
 # label -> (path suffix, function name); nested labels are parts of the one above them.
 LIBRARY_PHASES = {
-    "tokenize": ("maskattn/hf.py", "tokenize"),
+    "tokenize": ("maskattn/engine.py", "tokenize"),
     "plan from_json": ("maskattn/plan.py", "from_json"),
     "plan compile": ("maskattn/plan.py", "compile"),
-    "forward (_forward)": ("maskattn/hf.py", "_forward"),
-    "  attention adapter (maskattn_attention)": ("maskattn/hf.py", "maskattn_attention"),
+    "forward (_forward)": ("maskattn/engine.py", "_forward"),
+    "  attention adapter (maskattn_attention)": ("maskattn/adapter.py", "maskattn_attention"),
     "    kernel (masked_attention)": ("maskattn/attention.py", "masked_attention"),
-    "forward from a layer (_forward_from)": ("maskattn/hf.py", "_forward_from"),
-    "attentions stack + .cpu() (_attentions)": ("maskattn/hf.py", "_attentions"),
-    "result building (_result)": ("maskattn/hf.py", "_result"),
-    "  token strings (decode per token)": ("maskattn/hf.py", "token_strings"),
-    "effect vs baseline (_with_effect)": ("maskattn/hf.py", "_with_effect"),
-    "baseline lookup (_baseline)": ("maskattn/hf.py", "_baseline"),
-    "baseline result (_baseline_result)": ("maskattn/hf.py", "_baseline_result"),
+    "forward from a layer (_forward_from)": ("maskattn/engine.py", "_forward_from"),
+    "attentions stack + .cpu() (_attentions)": ("maskattn/engine.py", "_attentions"),
+    "result building (_result)": ("maskattn/engine.py", "_result"),
+    "  token strings (decode per token)": ("maskattn/engine.py", "token_strings"),
+    "effect vs baseline (with_effect)": ("maskattn/results.py", "with_effect"),
+    "baseline lookup (_baseline)": ("maskattn/engine.py", "_baseline"),
+    "baseline result (_baseline_result)": ("maskattn/engine.py", "_baseline_result"),
 }
 EXPLORER_PHASES = {
     "run_cached → MaskedModel.run": ("ui/models.py", "run_cached"),
-    "model.baseline (cached)": ("maskattn/hf.py", "baseline"),
+    "model.baseline (cached)": ("maskattn/engine.py", "baseline"),
     "token_painter": (_PAGE, "token_painter"),
     "head_painter": (_PAGE, "head_painter"),
     "overview_tab": (_PAGE, "overview_tab"),
@@ -113,7 +113,7 @@ def profile_library(model_name: str = "minilm", num_tokens: int = 128, runs: int
         ours.run(text, MaskPlan.from_json(key))
     profiler.disable()
     phases = _phase_rows(
-        pstats.Stats(profiler), LIBRARY_PHASES, runs, "MaskedModel.run", ("maskattn/hf.py", "run")
+        pstats.Stats(profiler), LIBRARY_PHASES, runs, "MaskedModel.run", ("maskattn/engine.py", "run")
     )
     return {
         "model": model_name,
@@ -121,7 +121,7 @@ def profile_library(model_name: str = "minilm", num_tokens: int = 128, runs: int
         "runs": runs,
         "unprofiled_ms": percentile(unprofiled, 50),
         "phases": phases,
-        "ops_ours": _top_ops(lambda: ours._forward(input_ids, MaskPlan.from_json(key))),
+        "ops_ours": _top_ops(lambda: ours.forward(input_ids, MaskPlan.from_json(key))),
         "ops_eager": _top_ops(lambda: hf_forward(trio.eager, input_ids, attentions=True)),
     }
 

@@ -3,11 +3,13 @@
 Mask polarity everywhere: boolean, True = may attend.
 """
 
+from .anatomy import ModelLoadError
 from .attention import MaskedMultiheadAttention, masked_attention
-from .hf import MaskedModel, ModelLoadError, Prediction, RunResult
+from .engine import MaskedModel
 from .loading import DEFAULT_MODEL_ID, from_config, load_model, pick_device
 from .masks import PRESETS, Mask, make_preset, render_grid
 from .plan import Block, MaskPlan, Rule, rule
+from .results import Prediction, RunResult, StackView
 
 __all__ = [
     "DEFAULT_MODEL_ID",
@@ -21,6 +23,7 @@ __all__ = [
     "Prediction",
     "Rule",
     "RunResult",
+    "StackView",
     "from_config",
     "load_model",
     "make_preset",

@@ -40,6 +40,9 @@ def masked_attention(
     scale: float | None = None,
     dropout_p: float = 0.0,
     mode: Mode = "pre_softmax",
+    softcap: float | None = None,
+    bias: torch.Tensor | None = None,
+    sinks: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(out (B, H, Q, Dv), weights (B, H, Q, K))`` of attention under the boolean mask ``allow``.
 
@@ -48,6 +51,12 @@ def masked_attention(
     ``"post_softmax"`` is the seed document's formula 2 (softmax first, blocked weights zeroed after), kept to
     show students the difference: its rows no longer sum to 1. ``weights`` are the ones multiplied with ``v``,
     before dropout.
+
+    The terms some models add to their scores, in the order Hugging Face's eager attention applies them:
+    ``softcap`` c turns scores s into c·tanh(s / c) (Gemma-2); ``bias`` broadcasting to ``(B, H, Q, K)`` is
+    added next (T5's relative position bias, ALiBi, a float mask's finite part); ``sinks`` ``(H,)`` is one
+    extra logit per head that joins the softmax and is then dropped (GPT-OSS), so rows sum to less than 1.
+    All of them come before the −∞ of ``allow``: a blocked cell stays exactly 0 whatever its bias.
     """
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
         raise ValueError(
@@ -67,6 +76,13 @@ def masked_attention(
     scale = 1.0 / math.sqrt(D) if scale is None else scale
 
     scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, Q, K)
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
+    if bias is not None:
+        _check_broadcast(bias, (B, H, Q, K), "bias")
+        scores = scores + bias.to(scores.dtype)
+    if sinks is not None and tuple(sinks.shape) != (H,):
+        raise ValueError(f"sinks must be (H={H},), got {tuple(sinks.shape)}")
     if allow is not None:
         if allow.dtype != torch.bool:
             raise ValueError(f"allow must be a bool tensor (True = may attend), got dtype {allow.dtype}")
@@ -74,20 +90,32 @@ def masked_attention(
         allow = allow.to(scores.device)
 
     if allow is None:
-        weights = torch.softmax(scores, dim=-1)  # (B, H, Q, K)
+        weights = _softmax(scores, sinks)  # (B, H, Q, K)
     elif mode == "pre_softmax":
         blocked = ~allow  # as small as allow: it broadcasts
         scores = scores.masked_fill_(blocked, float("-inf"))  # in place: scores is ours, and large
-        weights = torch.softmax(scores, dim=-1)  # blocked cells get exactly exp(−∞) = 0
+        weights = _softmax(scores, sinks)  # blocked cells get exactly exp(−∞) = 0
         if not bool(allow.any(dim=-1).all()):
             # A fully blocked row is all −∞ and softmax gives NaN there: define it as weights 0.
             weights = weights.nan_to_num(0.0)
     else:  # post_softmax: the seed's formula 2, wrong on purpose
-        weights = torch.softmax(scores, dim=-1).masked_fill(~allow, 0.0)
+        weights = _softmax(scores, sinks).masked_fill(~allow, 0.0)
 
     dropped = F.dropout(weights, p=dropout_p) if dropout_p > 0.0 else weights
     out = dropped @ v  # (B, H, Q, Dv)
     return out, weights
+
+
+def _softmax(scores: torch.Tensor, sinks: torch.Tensor | None) -> torch.Tensor:
+    """Return the softmax of ``scores (B, H, Q, K)`` over keys, with one sink logit per head if given."""
+    if sinks is None:
+        return torch.softmax(scores, dim=-1)
+    B, H, Q, _ = scores.shape
+    sink = sinks.to(scores.dtype).reshape(1, H, 1, 1).expand(B, H, Q, 1)  # (B, H, Q, 1)
+    logits = torch.cat([scores, sink], dim=-1)  # (B, H, Q, K + 1)
+    # As GPT-OSS's eager code does: the max comes off first, so its rounding is the same.
+    logits = logits - logits.max(dim=-1, keepdim=True).values
+    return torch.softmax(logits, dim=-1)[..., :-1]  # (B, H, Q, K): the sink's share is dropped
 
 
 def expand_allow(allow: torch.Tensor | None, batch: int, heads: int, L: int, S: int) -> torch.Tensor | None:

@@ -12,7 +12,10 @@ from urllib.parse import urlparse
 
 import torch
 
-from .hf import ATTN_IMPLEMENTATION, MaskedModel, ModelLoadError
+from . import ports
+from .adapter import ATTN_IMPLEMENTATION
+from .anatomy import ModelLoadError, kind_of
+from .engine import MaskedModel
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -41,14 +44,25 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
 
 def _model_class(config: Any) -> Any:
-    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
+    """Return the class to build ``config``'s model with: its kind's auto class, or its encoder class."""
+    import transformers
 
-    architectures = " ".join(getattr(config, "architectures", None) or [])
-    if "CausalLM" in architectures or "LMHead" in architectures:
-        return AutoModelForCausalLM
-    if "MaskedLM" in architectures or "ForPreTraining" in architectures:
-        return AutoModelForMaskedLM
-    return AutoModel
+    architectures = list(getattr(config, "architectures", None) or [])
+    kind = kind_of(architectures, bool(getattr(config, "is_encoder_decoder", False)))
+    encoder_class = next((getattr(transformers, a, None) for a in architectures if "EncoderModel" in a), None)
+    if encoder_class is not None:
+        return encoder_class  # an encoder-only folder of an encoder–decoder family (T5EncoderModel)
+    return {
+        "causal_lm": transformers.AutoModelForCausalLM,
+        "masked_lm": transformers.AutoModelForMaskedLM,
+        "seq2seq": transformers.AutoModelForSeq2SeqLM,
+        "encoder": transformers.AutoModel,
+    }[kind]
+
+
+def _attn_implementation(config: Any) -> str:
+    """Return the implementation to load with: ours, or eager where the eager class is ported."""
+    return "eager" if getattr(config, "model_type", None) in ports.LOAD_AS_EAGER else ATTN_IMPLEMENTATION
 
 
 def _sentence_transformers_max_length(path: Path) -> int | None:
@@ -114,7 +128,7 @@ def load_model(
         model = _model_class(config).from_pretrained(
             target,
             config=config,
-            attn_implementation=ATTN_IMPLEMENTATION,
+            attn_implementation=_attn_implementation(config),
             dtype=dtype or torch.float32,
             use_safetensors=True,
             trust_remote_code=False,
@@ -152,5 +166,5 @@ def from_config(config: Any, tokenizer: Any, *, name: str = "tiny", seed: int = 
     # Seeded without touching the caller's global generator.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = _model_class(config).from_config(config, attn_implementation=ATTN_IMPLEMENTATION)
+        model = _model_class(config).from_config(config, attn_implementation=_attn_implementation(config))
     return MaskedModel(model, tokenizer, name)

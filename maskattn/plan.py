@@ -9,6 +9,11 @@ A plan is what users export, share and import, so its JSON form is stable and ve
       {"layers": [4], "heads": [7], "gate": 0.0}
     ]}
 
+``stack`` (version 2) names the attention a rule applies to in an encoder–decoder model: ``"encoder"``
+self-attention, ``"decoder"`` self-attention or ``"cross"``-attention; without it a rule applies to the
+model's default stack (the encoder, or the only stack). Plans that name no stack are written as version 1,
+which every maskattn reads.
+
 ``block`` removes cells (whole key columns, whole query rows, single ``[query, key]`` cells); ``allow`` keeps
 only the cells of a preset from ``masks.PRESETS``; ``gate`` scales a head's output before the output
 projection (0 = ablated). Rules combine by intersection with each other (and, in the model, with its own
@@ -31,7 +36,9 @@ import torch
 
 from . import masks
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # the newest version written; READABLE_VERSIONS are read
+READABLE_VERSIONS = (1, 2)
+STACKS = ("encoder", "decoder", "cross")
 COMPILED_CACHE_SIZE = 32  # compiled plans kept across MaskPlan objects (each ≤ L·H·T² bools)
 _COMPILED: OrderedDict[tuple, list] = OrderedDict()
 _COMPILED_LOCK = threading.Lock()
@@ -41,7 +48,7 @@ MAX_LIST_ITEMS = 100_000
 All = Literal["all"]
 Selection = All | tuple[int, ...]
 
-_RULE_KEYS = {"layers", "heads", "block", "allow", "gate", "label"}
+_RULE_KEYS = {"layers", "heads", "block", "allow", "gate", "label", "stack"}
 _BLOCK_KEYS = {"keys", "queries", "cells"}
 _PLAN_KEYS = {"version", "rules", "description"}
 
@@ -129,9 +136,10 @@ class Rule:
     allow: Mapping[str, Any] | None = None  # {"preset": name, **params}
     gate: float | None = None
     label: str = ""
+    stack: str | None = None  # "encoder", "decoder", "cross"; None: the model's default stack
 
     @classmethod
-    def from_dict(cls, data: Any, where: str) -> Rule:
+    def from_dict(cls, data: Any, where: str, version: int = PLAN_VERSION) -> Rule:
         if not isinstance(data, Mapping):
             raise _fail(where, f"a rule must be an object, got {type(data).__name__}")
         unknown = set(data) - _RULE_KEYS
@@ -156,6 +164,11 @@ class Rule:
         label = data.get("label", "")
         if not isinstance(label, str):
             raise _fail(f"{where}.label", f"expected a string, got {label!r}")
+        stack = data.get("stack")
+        if stack is not None and version < 2:
+            raise _fail(f"{where}.stack", "naming a stack needs plan version 2")
+        if stack is not None and stack not in STACKS:
+            raise _fail(f"{where}.stack", f"expected one of {list(STACKS)}, got {stack!r}")
         return cls(
             layers=_selection(data.get("layers", "all"), f"{where}.layers"),
             heads=_selection(data.get("heads", "all"), f"{where}.heads"),
@@ -163,6 +176,7 @@ class Rule:
             allow=allow,
             gate=gate,
             label=label,
+            stack=stack,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,7 +192,15 @@ class Rule:
             out["gate"] = self.gate
         if self.label:
             out["label"] = self.label
+        if self.stack is not None:
+            out["stack"] = self.stack
         return out
+
+    def applies_to(self, stack: str | None, default_stack: str | None) -> bool:
+        """Return whether this rule acts on ``stack`` of a model whose default stack is ``default_stack``."""
+        if stack is None:
+            return self.stack is None
+        return (self.stack or default_stack) == stack
 
     def layer_indices(self, num_layers: int) -> range | tuple[int, ...]:
         return range(num_layers) if self.layers == "all" else self.layers
@@ -213,7 +235,7 @@ def _check_allow(allow: Any, where: str) -> None:
 class LayerMask:
     """What one layer's attention receives: per-head allow masks and gates (None where untouched)."""
 
-    allow: torch.Tensor | None  # (H, T, T) bool
+    allow: torch.Tensor | None  # (H, Q, K) bool
     gate: torch.Tensor | None  # (H,) float
 
 
@@ -236,8 +258,11 @@ class MaskPlan:
             raise ValueError(f"plan: unknown key(s) {sorted(unknown)}; allowed: {sorted(_PLAN_KEYS)}")
         version = data.get("version")
         # True and 1.0 equal 1 in Python, but a plan written with them is not a version-1 document.
-        if type(version) is not int or version != PLAN_VERSION:
-            raise ValueError(f"plan.version: this maskattn reads version {PLAN_VERSION}, got {version!r}")
+        if type(version) is not int or version not in READABLE_VERSIONS:
+            raise ValueError(
+                f"plan.version: this maskattn reads versions {', '.join(map(str, READABLE_VERSIONS))}, "
+                f"got {version!r}"
+            )
         rules = data.get("rules", [])
         if not isinstance(rules, list):
             raise ValueError(f"plan.rules: expected a list of rules, got {type(rules).__name__}")
@@ -246,7 +271,7 @@ class MaskPlan:
         description = data.get("description", "")
         if not isinstance(description, str):
             raise ValueError(f"plan.description: expected a string, got {description!r}")
-        return cls(tuple(Rule.from_dict(r, f"rules[{i}]") for i, r in enumerate(rules)), description)
+        return cls(tuple(Rule.from_dict(r, f"rules[{i}]", version) for i, r in enumerate(rules)), description)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> MaskPlan:
@@ -263,7 +288,8 @@ class MaskPlan:
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"version": PLAN_VERSION, "rules": [r.to_dict() for r in self.rules]}
+        version = PLAN_VERSION if any(r.stack is not None for r in self.rules) else 1
+        out: dict[str, Any] = {"version": version, "rules": [r.to_dict() for r in self.rules]}
         if self.description:
             out["description"] = self.description
         return out
@@ -286,9 +312,25 @@ class MaskPlan:
 
     # -- against a model -------------------------------------------------------------------------------------
 
-    def check_fits(self, num_layers: int, num_heads: int, num_tokens: int | None = None) -> None:
-        """Raise ValueError if a rule names a layer, head or token index the model or text does not have."""
+    def check_fits(
+        self,
+        num_layers: int,
+        num_heads: int,
+        num_tokens: int | None = None,
+        *,
+        num_keys: int | None = None,
+        stack: str | None = None,
+        default_stack: str | None = None,
+    ) -> None:
+        """Raise ValueError if a rule names a layer, head or token index the model or text does not have.
+
+        With ``stack``, only the rules acting on that stack are checked (``Rule.applies_to``); ``num_keys``
+        is the key length where it differs from the query length (cross-attention).
+        """
+        num_keys = num_tokens if num_keys is None else num_keys
         for i, rule in enumerate(self.rules):
+            if not rule.applies_to(stack, default_stack):
+                continue
             bad_layers = [x for x in rule.layer_indices(num_layers) if x >= num_layers]
             if bad_layers:
                 raise ValueError(
@@ -299,11 +341,16 @@ class MaskPlan:
                 raise ValueError(
                     f"rules[{i}].heads: {bad_heads} out of range; the model has {num_heads} heads"
                 )
-            if num_tokens is not None and rule.block is not None and rule.block.max_index() >= num_tokens:
-                raise ValueError(
-                    f"rules[{i}].block: token index {rule.block.max_index()} is past the text, which has "
-                    f"{num_tokens} tokens (0–{num_tokens - 1})"
-                )
+            if num_tokens is not None and rule.block is not None:
+                block = rule.block
+                worst_query = max([*block.queries, *(q for q, _ in block.cells)], default=-1)
+                worst_key = max([*block.keys, *(k for _, k in block.cells)], default=-1)
+                for index, length in ((worst_query, num_tokens), (worst_key, num_keys)):
+                    if index >= length:
+                        raise ValueError(
+                            f"rules[{i}].block: token index {index} is past the text, which has "
+                            f"{length} tokens (0–{length - 1})"
+                        )
 
     def first_layer(self, num_layers: int) -> int:
         """Return the lowest layer any rule touches (``num_layers`` for the empty plan)."""
@@ -329,29 +376,48 @@ class MaskPlan:
         return out
 
     def compile(
-        self, num_layers: int, num_heads: int, num_tokens: int, device: Any = None
+        self,
+        num_layers: int,
+        num_heads: int,
+        num_tokens: int,
+        device: Any = None,
+        *,
+        num_keys: int | None = None,
+        stack: str | None = None,
+        default_stack: str | None = None,
     ) -> list[LayerMask | None]:
-        """Return per layer the ``(H, T, T)`` allow masks and ``(H,)`` gates (None = layer untouched)."""
-        self.check_fits(num_layers, num_heads, num_tokens)
+        """Return per layer the ``(H, Q, K)`` allow masks and ``(H,)`` gates (None = layer untouched).
+
+        ``num_tokens`` is the query length, ``num_keys`` the key length (default: the same); with ``stack``
+        only the rules acting on that stack count (``Rule.applies_to``).
+        """
+        num_keys = num_tokens if num_keys is None else num_keys
+        self.check_fits(
+            num_layers, num_heads, num_tokens, num_keys=num_keys, stack=stack, default_stack=default_stack
+        )
         # Plans arrive freshly parsed on every app rerun, so compiled masks are shared across equal plans.
-        shared_key = (self.key(), num_layers, num_heads, num_tokens, str(torch.device(device or "cpu")))
+        shared_key = (
+            self.key(), num_layers, num_heads, num_tokens, num_keys, stack, default_stack,
+            str(torch.device(device or "cpu")),
+        )  # fmt: skip
         with _COMPILED_LOCK:
             if shared_key in _COMPILED:
                 _COMPILED.move_to_end(shared_key)
                 return _COMPILED[shared_key]
+        rules = [r for r in self.rules if r.applies_to(stack, default_stack)]
         allow: list[torch.Tensor | None] = [None] * num_layers
-        for rule in self.rules:
+        for rule in rules:
             rule_mask = rule.mask()
             if rule_mask is None:
                 continue
-            dense = rule_mask.dense(num_tokens)  # (T, T)
+            dense = rule_mask.dense(num_tokens, num_keys)  # (Q, K)
             heads = list(rule.head_indices(num_heads))
             for layer in rule.layer_indices(num_layers):
                 if allow[layer] is None:
-                    allow[layer] = torch.ones(num_heads, num_tokens, num_tokens, dtype=torch.bool)
+                    allow[layer] = torch.ones(num_heads, num_tokens, num_keys, dtype=torch.bool)
                 allow[layer][heads] &= dense
-        gate_matrix = self.gates(num_layers, num_heads)  # (L, H)
-        gated = {layer for r in self.rules if r.gate is not None for layer in r.layer_indices(num_layers)}
+        gate_matrix = MaskPlan(tuple(rules)).gates(num_layers, num_heads)  # (L, H)
+        gated = {layer for r in rules if r.gate is not None for layer in r.layer_indices(num_layers)}
         compiled = [
             None
             if a is None and layer not in gated
@@ -376,6 +442,7 @@ def rule(
     allow: Mapping[str, Any] | None = None,
     gate: float | None = None,
     label: str = "",
+    stack: str | None = None,
 ) -> Rule:
     """Return a validated rule from plain Python values (the same checks as JSON)."""
     data: dict[str, Any] = {"layers": layers if layers == "all" else list(layers)}
@@ -388,4 +455,6 @@ def rule(
         data["gate"] = gate
     if label:
         data["label"] = label
+    if stack is not None:
+        data["stack"] = stack
     return Rule.from_dict(data, "rule")

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .attention import MaskedMultiheadAttention
-from .hf import CallState, MaskedModel
+from .engine import MaskedModel
 from .plan import MaskPlan
 
 __all__ = [
@@ -143,43 +143,37 @@ def trace_head(model: MaskedModel, text: str, plan: MaskPlan | None, layer: int,
     for what, value, limit in (("layer", layer, model.num_layers), ("head", head, model.num_heads)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < limit:
             raise ValueError(f"{what} must be an integer in 0–{limit - 1}, got {value!r}")
-    input_ids, _dropped = model.tokenize(text)  # (1, T)
-    num_tokens = input_ids.shape[1]
-    call = CallState(
-        plan.compile(model.num_layers, model.num_heads, num_tokens, device=model.device), capture_layer=layer
-    )
-    kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
-    if model.kind != "encoder":
-        kwargs["use_cache"] = False
     start = time.perf_counter()
-    with torch.inference_mode():
-        model.model(**kwargs, maskattn_call=call)
+    captured, layer_weights, input_ids = model.capture(text, plan, layer)
     seconds = time.perf_counter() - start
-    captured = call.captured
-    if not captured:
-        raise ValueError(f"layer {layer} did not run through maskattn's attention function")
+    num_tokens = input_ids.shape[1]
+    if captured.extra_terms:
+        raise ValueError(
+            f"this model adds {', '.join(captured.extra_terms)} to its attention scores; the step-through "
+            "shows plain scaled dot-product attention only"
+        )
 
-    q = _head_slice(captured["query"], head)  # (T, D)
-    k = _head_slice(captured["key"], head)  # (T, D)
-    v = _head_slice(captured["value"], head)  # (T, D)
-    scaling = captured["scaling"]
+    q = _head_slice(captured.query, head)  # (T, D)
+    k = _head_slice(captured.key, head)  # (T, D)
+    v = _head_slice(captured.value, head)  # (T, D)
+    scaling = captured.scaling
     scaling = 1.0 / math.sqrt(q.shape[-1]) if scaling is None else float(scaling)
     scores = (q @ k.T) * scaling  # (T, T)
-    allow_all = captured["allow"]  # (B|1, 1|H, T, T) bool or None
+    allow_all = captured.allow  # (B|1, 1|H, T, T) bool or None
     if allow_all is None:
         allow = torch.ones(num_tokens, num_tokens, dtype=torch.bool)
     else:
         allow = allow_all[0, head if allow_all.shape[1] > 1 else 0].cpu()  # (T, T)
     masked_scores = scores.masked_fill(~allow, float("-inf"))  # (T, T)
-    weights = call.weights[layer][0, head].detach().float().cpu()  # (T, T): what the model multiplied with V
-    head_output = _head_slice(captured["heads"], head)  # (T, D)
+    weights = layer_weights[head].detach().float().cpu()  # (T, T): what the model multiplied with V
+    head_output = _head_slice(captured.heads, head)  # (T, D)
 
-    heads = captured["heads"]  # (B, H, T, D), before the gate
-    gates = captured["gate"]  # (H,) or None
+    heads = captured.heads  # (B, H, T, D), before the gate
+    gates = captured.gate  # (H,) or None
     if gates is not None:
         heads = heads * gates.to(heads.dtype)[None, :, None, None]
     concat = heads.transpose(1, 2).reshape(heads.shape[0], num_tokens, -1)  # (B, T, H·D)
-    name, projection, after = find_output_projection(model.model, captured["module"])
+    name, projection, after = find_output_projection(model.model, captured.module)
     with torch.inference_mode():
         projected = projection(concat)  # (B, T, E)
     tokens, labels = model.token_strings(input_ids[0])

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from maskattn import MaskPlan, from_config, rule
-from maskattn.hf import LayerStack
+from maskattn.replay import LayerStack
 
 from .conftest import TEXT, Arch
 
@@ -99,14 +99,14 @@ def test_a_layout_that_does_not_replay_exactly_falls_back_to_full_runs(bert_toke
 
 
 def test_layer_inputs_are_only_recorded_for_the_unmasked_run(arch: Arch) -> None:
-    from maskattn.hf import _LAYER_INPUTS
+    from maskattn import replay
 
     model = arch.masked
     model.run(TEXT, plan_from(0, model.num_layers), incremental=False)
-    assert _LAYER_INPUTS.get() is None  # the recorder is off again outside the unmasked run
+    assert not replay.is_recording()  # the recorder is off again outside the unmasked run
     with torch.inference_mode():
         model.model(input_ids=arch.ids())  # a plain forward of the model records nothing and works as before
-    assert _LAYER_INPUTS.get() is None
+    assert not replay.is_recording()
 
 
 def test_results_handed_out_do_not_share_tensors_with_the_cache(arch: Arch) -> None:

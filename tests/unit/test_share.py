@@ -47,7 +47,7 @@ def test_packed_plan_round_trip_and_size_cap():
     with pytest.raises(ValueError, match="not valid JSON"):
         read_plan_file(b"{nope")
     with pytest.raises(ValueError, match="version"):
-        read_plan_file(b'{"version": 2, "rules": []}')
+        read_plan_file(b'{"version": 3, "rules": []}')
 
 
 def test_parse_indices():

@@ -1,0 +1,205 @@
+"""The attention function Hugging Face models call under maskattn: one layer's attention under a plan.
+
+Registered as ``transformers.AttentionInterface`` ``"maskattn"``. The loaded model is never changed per call:
+what one forward needs (per-layer masks and gates, where to record weights) lives in a ``CallState`` that
+``calling()`` makes current for that forward only. It travels in a ``ContextVar`` rather than as a keyword
+argument because several architectures' layers do not forward keyword arguments to their attention; a
+ContextVar is per thread (and per asyncio task), so two sessions running at once never see each other's.
+
+A layer is identified by the order of calls, per stack, never by ``module.layer_idx``: DistilBERT, ALBERT and
+CLIP have none, ALBERT calls one module for every layer, and BART's encoder, decoder and cross-attention of
+layer ℓ all say ℓ. Which stack a module belongs to is decided once at load (``anatomy``).
+
+Shapes: B batch (always 1 here), H query heads, H_kv key/value heads (fewer under grouped-query attention),
+Q queries, K keys, D head dim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import AttentionInterface
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+from .attention import masked_attention
+from .plan import LayerMask
+
+ATTN_IMPLEMENTATION = "maskattn"
+
+# Keywords models hand their attention function that change no score once the mask arrives dense: positions
+# were applied to q and k already, the sliding window and causality are in the mask, the rest is bookkeeping
+# of other backends. Any other keyword with a value is refused at load (``anatomy``), never ignored.
+INERT_KEYWORDS = frozenset(
+    {
+        "position_ids", "cache_position", "use_cache", "output_attentions", "deterministic",
+        "sliding_window", "is_causal", "encoder_hidden_states", "past_key_values", "position_embeddings",
+        "cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k", "layer_idx",
+    }
+)  # fmt: skip
+# Keywords that change the scores and that this function applies, as Hugging Face's eager code does.
+APPLIED_KEYWORDS = frozenset({"softcap", "position_bias", "s_aux", "sinks"})
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One layer's inputs and outputs in a forward, kept for the step-through of a head."""
+
+    module: torch.nn.Module
+    query: torch.Tensor  # (B, H, Q, D)
+    key: torch.Tensor  # (B, H, K, D), repeated to H heads under grouped-query attention
+    value: torch.Tensor  # (B, H, K, Dv)
+    allow: torch.Tensor | None  # (B|1, 1|H, Q, K) bool, the model's mask and the plan's together
+    scaling: float | None
+    extra_terms: tuple[str, ...]  # softcap, bias, sinks: score terms beyond scaled q·k
+    heads: torch.Tensor  # (B, H, Q, Dv) each head's output, before the gate
+    gate: torch.Tensor | None  # (H,)
+
+
+@dataclass(frozen=True)
+class ProbeCall:
+    """What one attention call looked like in the probe forward at load."""
+
+    module: torch.nn.Module
+    num_heads: int  # query heads
+    num_queries: int
+    num_keys: int
+    keywords: tuple[str, ...]  # keywords with a value (not None) beyond the standard arguments
+
+
+@dataclass
+class CallState:
+    """Everything one forward needs and produces; it lives for that forward only.
+
+    ``stacks`` maps each attention module to its stack's name; ``masks`` holds each stack's compiled plan
+    (one entry per layer, None = untouched); ``next_layer`` counts the calls per stack, so the n-th call in a
+    stack is layer n (a replay from layer ℓ starts the count at ℓ).
+    """
+
+    stacks: dict[torch.nn.Module, str]
+    masks: dict[str, list[LayerMask | None]] = field(default_factory=dict)
+    next_layer: dict[str, int] = field(default_factory=dict)
+    weights: dict[tuple[str, int], torch.Tensor] = field(
+        default_factory=dict
+    )  # (stack, layer) -> (B, H, Q, K)
+    capture_at: tuple[str, int] | None = None  # keep this layer's tensors (the step-through)
+    captured: Capture | None = None
+    probe: list[ProbeCall] | None = None  # at load: record every call instead of masking
+
+    def slot(self, module: torch.nn.Module) -> tuple[str, int]:
+        """Return ``(stack, layer)`` of this call of ``module`` and advance that stack's count."""
+        stack = self.stacks.get(module)
+        if stack is None:
+            raise RuntimeError(
+                f"{type(module).__name__} ran attention but was not seen when the model was loaded"
+            )
+        layer = self.next_layer.get(stack, 0)
+        self.next_layer[stack] = layer + 1
+        return stack, layer
+
+
+_CURRENT: ContextVar[CallState | None] = ContextVar("maskattn_call", default=None)
+
+
+@contextmanager
+def calling(state: CallState) -> Iterator[CallState]:
+    """Make ``state`` the plan of every attention call in this thread until the block ends."""
+    token = _CURRENT.set(state)
+    try:
+        yield state
+    finally:
+        _CURRENT.reset(token)
+
+
+def _split_float_mask(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Return ``(allow, bias)`` of an additive float mask: most-negative cells blocked, finite rest kept."""
+    allow = mask > torch.finfo(mask.dtype).min / 2  # 0 / most-negative → bool
+    bias = mask.masked_fill(~allow, 0.0)
+    return allow, None if not bool(bias.any()) else bias  # an ALiBi-style bias survives as a bias
+
+
+def maskattn_attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    softcap: float | None = None,
+    position_bias: torch.Tensor | None = None,
+    s_aux: torch.Tensor | None = None,
+    sinks: torch.Tensor | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(out (B, Q, H, Dv), weights (B, H, Q, K))``: one layer's attention under this call's plan."""
+    call = _CURRENT.get()
+    if call is not None and call.probe is not None:
+        keywords = {"softcap": softcap, "position_bias": position_bias, "s_aux": s_aux, "sinks": sinks}
+        keywords.update(kwargs)
+        used = tuple(sorted(k for k, v in keywords.items() if v is not None))
+        call.probe.append(ProbeCall(module, query.shape[1], query.shape[2], key.shape[2], used))
+
+    num_heads, num_kv_heads = query.shape[1], key.shape[1]
+    if num_kv_heads != num_heads:
+        # Grouped-query attention: query head h reads kv head h // (H / H_kv); plan head h = query head h.
+        key = key.repeat_interleave(num_heads // num_kv_heads, dim=1)  # (B, H, K, D)
+        value = value.repeat_interleave(num_heads // num_kv_heads, dim=1)  # (B, H, K, Dv)
+
+    allow, bias = attention_mask, None  # (B, 1, Q, K) bool from our mask builder, or additive float, or None
+    if allow is not None and allow.dtype != torch.bool:
+        allow, bias = _split_float_mask(allow)
+    if position_bias is not None:
+        bias = position_bias if bias is None else position_bias + bias
+    if allow is None and kwargs.get("is_causal") is True and query.shape[2] > 1:
+        # A model that leaves causality to the kernel: apply it here (SDPA's is_causal, top-left aligned).
+        allow = torch.ones(query.shape[2], key.shape[2], dtype=torch.bool, device=query.device).tril()
+    if allow is not None and bool(allow.all()):
+        allow = None  # the model's own mask blocks nothing (no padding, not causal): skip the masking passes
+
+    slot = call.slot(module) if call is not None and call.probe is None else None
+    stack_masks = call.masks.get(slot[0]) if slot is not None else None
+    layer = stack_masks[slot[1]] if stack_masks else None
+    if layer is not None and layer.allow is not None:
+        q_len, k_len = query.shape[2], key.shape[2]
+        plan_allow = layer.allow[:, -q_len:, -k_len:][None]  # (1, H, Q, K)
+        allow = plan_allow if allow is None else allow & plan_allow
+
+    sink_logits = s_aux if s_aux is not None else sinks
+    out, weights = masked_attention(
+        query,
+        key,
+        value,
+        allow,
+        scale=scaling,
+        dropout_p=dropout if module.training else 0.0,
+        softcap=softcap,
+        bias=bias,
+        sinks=sink_logits,
+    )  # (B, H, Q, Dv), (B, H, Q, K)
+    if slot is not None and call.capture_at == slot:
+        terms = (("softcap", softcap), ("bias", bias), ("sinks", sink_logits))
+        terms = tuple(name for name, term in terms if term is not None)
+        call.captured = Capture(
+            module, query, key, value, allow, scaling, terms, out, None if layer is None else layer.gate
+        )
+    if layer is not None and layer.gate is not None:
+        out = out * layer.gate.to(out.dtype)[None, :, None, None]  # the head's output z, before o_proj
+    if slot is not None:
+        call.weights[slot] = weights
+    return out.transpose(1, 2).contiguous(), weights  # (B, Q, H, Dv)
+
+
+def maskattn_mask(*args: Any, **kwargs: Any) -> torch.Tensor | None:
+    """Return the model's own mask as dense bool (True = may attend), never skipped: causality is explicit."""
+    kwargs["allow_is_causal_skip"] = False
+    kwargs["allow_is_bidirectional_skip"] = False
+    return sdpa_mask(*args, **kwargs)
+
+
+AttentionInterface.register(ATTN_IMPLEMENTATION, maskattn_attention)
+AttentionMaskInterface.register(ATTN_IMPLEMENTATION, maskattn_mask)
