@@ -38,7 +38,7 @@ INERT_KEYWORDS = frozenset(
     {
         "position_ids", "cache_position", "use_cache", "output_attentions", "deterministic",
         "sliding_window", "is_causal", "encoder_hidden_states", "past_key_values", "position_embeddings",
-        "cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k", "layer_idx",
+        "cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k", "layer_idx", "output_router_logits",
     }
 )  # fmt: skip
 # Keywords that change the scores and that this function applies, as Hugging Face's eager code does.

@@ -136,8 +136,21 @@ def _probe_inputs(model: torch.nn.Module, kind: Kind) -> dict[str, torch.Tensor]
     return inputs
 
 
+def _refusal(architecture: str, reason: str) -> ModelLoadError:
+    return ModelLoadError(f"{architecture} {reason}: maskattn cannot mask it, so it is refused")
+
+
 def _refuse(model: torch.nn.Module, reason: str) -> ModelLoadError:
-    return ModelLoadError(f"{architecture_name(model)} {reason}, which maskattn cannot mask; it is refused")
+    return _refusal(architecture_name(model), reason)
+
+
+def own_code_refusal(architecture: str, model_type: str, part: str = "attention") -> ModelLoadError:
+    """Return the refusal of a model that computes ``part`` in its own code, not through the interface."""
+    detail = _OWN_CODE_REASONS.get(model_type)
+    detail = f" ({detail})" if detail else ""
+    return _refusal(
+        architecture, f"computes {part} in its own code{detail}, not through the attention interface"
+    )
 
 
 def _stack_of(call: ProbeCall, kind: Kind) -> str | None:
@@ -163,12 +176,11 @@ def examine(model: torch.nn.Module) -> Anatomy:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         raise _refuse(model, f"failed on a probe text ({type(err).__name__}: {first})") from err
     calls = probe.probe
+    if not calls and model_type in _PARTLY_REASONS:
+        reason = _PARTLY_REASONS[model_type]
+        raise _refuse(model, f"sends none of its layers through the attention function ({reason})")
     if not calls:
-        detail = _OWN_CODE_REASONS.get(model_type)
-        detail = f" ({detail})" if detail else ""
-        raise _refuse(
-            model, f"computes attention in its own code{detail}, not through the attention interface"
-        )
+        raise own_code_refusal(architecture_name(model), model_type)
     unknown = sorted({k for c in calls for k in c.keywords} - INERT_KEYWORDS - APPLIED_KEYWORDS)
     if unknown:
         names = ", ".join(f"`{k}`" for k in unknown)
@@ -196,6 +208,7 @@ def examine(model: torch.nn.Module) -> Anatomy:
     stacks = tuple(
         Stack(name, counts[name], next(iter(heads[name]))) for name in STACK_NAMES if name in counts
     )
-    if kind == "seq2seq" and [s.name for s in stacks] != list(STACK_NAMES):
-        raise _refuse(model, "lacks an encoder, decoder or cross-attention stack in the probe")
+    missing = [name for name in STACK_NAMES if name not in counts] if kind == "seq2seq" else []
+    if missing:
+        raise own_code_refusal(architecture_name(model), model_type, f"its {' and '.join(missing)} attention")
     return Anatomy(kind, stacks, modules)

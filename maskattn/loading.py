@@ -14,7 +14,7 @@ import torch
 
 from . import ports
 from .adapter import ATTN_IMPLEMENTATION
-from .anatomy import ModelLoadError, kind_of
+from .anatomy import ModelLoadError, kind_of, own_code_refusal
 from .engine import MaskedModel
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -88,10 +88,37 @@ def hub_unreachable() -> bool:
     return False
 
 
+def _build(config: Any, **kwargs: Any) -> Any:
+    """Return the model of ``config`` with random weights (auto class ``from_config``, else the class's)."""
+    cls = _model_class(config)
+    build = cls.from_config if hasattr(cls, "from_config") else cls._from_config
+    try:
+        return build(config, **kwargs)
+    except KeyError as err:
+        if err.args and err.args[0] == ATTN_IMPLEMENTATION:  # its own dictionary of attention classes
+            architecture = f"{(config.architectures or [cls.__name__])[0]} ({config.model_type})"
+            raise own_code_refusal(architecture, config.model_type) from None
+        raise
+
+
+_NOT_TEXT = frozenset({"whisper", "wav2vec2", "hubert", "vit", "deit", "beit", "clip", "siglip"})
+
+
+def _check_text_model(config: Any, name: str) -> None:
+    """Refuse a model that reads more than text (two towers, images, audio): maskattn reads text only."""
+    others = [part for part in ("vision", "audio", "speech") if hasattr(config, f"{part}_config")]
+    if others or getattr(config, "model_type", "") in _NOT_TEXT:
+        what = " and ".join(others) or "image or audio"
+        raise ModelLoadError(
+            f"{name!r} ({config.model_type}) reads {what} input; maskattn reads text only, so load a text "
+            "model (for a two-tower model, its text tower)"
+        )
+
+
 def count_parameters(config: Any) -> int:
     """Return how many parameters the model of ``config`` has, without allocating them (meta device)."""
     with torch.device("meta"):
-        model = _model_class(config).from_config(config)
+        model = _build(config)
     return sum(p.numel() for p in model.parameters())
 
 
@@ -124,6 +151,7 @@ def load_model(
                 f"{name!r} has {size:,} parameters; models of at most {max_parameters:,} parameters "
                 "are loaded here"
             )
+        _check_text_model(config, name)
         tokenizer = AutoTokenizer.from_pretrained(target, trust_remote_code=False, local_files_only=offline)
         model = _model_class(config).from_pretrained(
             target,
@@ -136,7 +164,12 @@ def load_model(
         )
     except ModelLoadError:
         raise
-    except (OSError, ValueError, KeyError, ImportError, RuntimeError) as err:
+    except KeyError as err:
+        if err.args[:1] != (ATTN_IMPLEMENTATION,):
+            raise ModelLoadError(f"cannot load {name!r}: {err}") from err
+        architecture = f"{(config.architectures or ['?'])[0]} ({config.model_type})"
+        raise own_code_refusal(architecture, config.model_type) from None  # its own dictionary of classes
+    except (OSError, ValueError, ImportError, RuntimeError) as err:
         if local.exists():
             hint = ""
         elif local.is_absolute() or str(target).startswith((".", "~")) or str(target).count("/") > 1:
@@ -166,5 +199,5 @@ def from_config(config: Any, tokenizer: Any, *, name: str = "tiny", seed: int = 
     # Seeded without touching the caller's global generator.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = _model_class(config).from_config(config, attn_implementation=_attn_implementation(config))
+        model = _build(config, attn_implementation=_attn_implementation(config))
     return MaskedModel(model, tokenizer, name)

@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from maskattn.plan import PLAN_VERSION, Block, MaskPlan, rule
+from maskattn.plan import Block, MaskPlan, rule
 
 EXAMPLE = {
     "version": 1,
