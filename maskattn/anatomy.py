@@ -36,7 +36,7 @@ _OWN_CODE_REASONS = {
     "transfo-xl": "segment-recurrent relative attention",
 }
 _PARTLY_REASONS = {
-    "qwen3_next": "it mixes linear-attention layers (Gated DeltaNet) with softmax attention",
+    "qwen3_next": "it mixes Gated DeltaNet linear-attention layers with softmax attention",
     "jamba": "it mixes Mamba layers with attention",
     "zamba": "it mixes Mamba layers with attention",
     "zamba2": "it mixes Mamba layers with attention",

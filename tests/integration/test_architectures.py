@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from maskattn import MaskedModel, MaskPlan, ModelLoadError, from_config, rule
+from maskattn import MaskedModel, MaskPlan, ModelLoadError, from_config, load_model, rule
+from tests import support_matrix
 from tests.tiny_models import EXACT, ZOO, TinyArch, config_of, peaked
 
 TEXT = "The quick brown fox jumps over the lazy dog."
@@ -417,3 +418,45 @@ def test_a_copied_config_keeps_the_reference_eager(bert_tokenizer) -> None:
     assert config._attn_implementation != "maskattn"  # from_config works on its own copy
     assert ours.model.config._attn_implementation == "maskattn"
     assert copy.deepcopy(config)._attn_implementation == config._attn_implementation
+
+
+# -- loading as a user does, and the README ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["t5-encoder", "bart", "gpt-neo"])
+def test_a_saved_folder_loads_as_the_right_class_and_runs_exactly(tmp_path, pairs, name: str) -> None:
+    pair = _pair_named(pairs, name)
+    pair.eager.save_pretrained(tmp_path)  # the eager twin's weights and config, as a user's folder has them
+    pair.ours.tokenizer.save_pretrained(tmp_path)
+    loaded = load_model(tmp_path)
+    assert type(loaded.model) is type(pair.ours.model)
+    assert loaded.stacks == pair.ours.stacks
+    assert_matches(loaded.run(TEXT), reference(pair))
+
+
+def test_a_folder_of_an_architecture_with_its_own_attention_classes_is_refused(
+    tmp_path, bert_tokenizer
+) -> None:
+    from transformers import FalconForCausalLM
+
+    arch = next(a for a in ZOO if a.name == "falcon")
+    FalconForCausalLM(config_of(arch, bert_tokenizer)).save_pretrained(tmp_path)
+    bert_tokenizer.save_pretrained(tmp_path)
+    with pytest.raises(
+        ModelLoadError, match=r"^FalconForCausalLM \(falcon\) computes attention in its own code"
+    ):
+        load_model(tmp_path)
+
+
+def test_a_text_and_image_model_is_refused_before_its_weights_load(tmp_path) -> None:
+    from transformers import CLIPConfig
+
+    CLIPConfig().save_pretrained(tmp_path)  # no weights in the folder: the refusal comes from the config
+    with pytest.raises(ModelLoadError, match="reads text only"):
+        load_model(tmp_path)
+
+
+def test_the_readme_support_matrix_is_what_the_zoo_gives(bert_tokenizer) -> None:
+    assert support_matrix.readme_table() == support_matrix.table(bert_tokenizer), (
+        "README.md's support matrix is out of date: run python -m tests.support_matrix"
+    )
