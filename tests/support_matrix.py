@@ -1,7 +1,7 @@
 """The README's support matrix, made from the zoo: what maskattn does with each architecture when it loads.
 
-``python -m tests.support_matrix`` rewrites the table in README.md; ``tests/integration/test_architectures.py``
-fails when the README's table is not what this module makes, and proves every "exact" row against HF eager.
+``python -m tests.support_matrix`` rewrites the table in README.md. ``test_architectures.py`` fails when the
+README's table is not what this module makes, and proves every "exact" row against HF eager.
 """
 
 from __future__ import annotations

@@ -301,7 +301,7 @@ def test_a_misconfigured_limit_stops_every_page_with_the_variable_named(app, mon
     [
         (b"\xff\xfe not text", "not valid JSON"),
         (b" " * 300_000, "larger than the limit of 256 kB"),
-        (b'{"version": 2, "rules": []}', "version"),
+        (b'{"version": 3, "rules": []}', "version"),
     ],
     ids=["binary", "too-large", "wrong-version"],
 )
