@@ -52,19 +52,20 @@ def tiny_tokenizer() -> Any:
 
 def tiny_config(name: str) -> Any:
     """Return the config of a tiny random decoder: ``tiny-gpt2`` or ``tiny-llama-gqa``."""
-    from transformers import GPT2Config, LlamaConfig
+    from tests.tiny_models import tiny_config as zoo_config
 
+    sizes = {"vocab_size": TINY_VOCAB, "max_position_embeddings": TINY_POSITIONS, "num_hidden_layers": 4}
     if name == "tiny-gpt2":
-        return GPT2Config(
-            vocab_size=TINY_VOCAB, n_positions=TINY_POSITIONS, n_embd=64, n_layer=4, n_head=4,
-            bos_token_id=None, eos_token_id=None, architectures=["GPT2LMHeadModel"],
-        )  # fmt: skip
+        return zoo_config("gpt2", **sizes, hidden_size=64, bos_token_id=None, eos_token_id=None)
     if name == "tiny-llama-gqa":
-        return LlamaConfig(
-            vocab_size=TINY_VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-            num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=TINY_POSITIONS,
-            architectures=["LlamaForCausalLM"],
-        )  # fmt: skip
+        return zoo_config(
+            "llama",
+            **sizes,
+            hidden_size=64,
+            intermediate_size=128,
+            num_attention_heads=8,
+            num_key_value_heads=2,
+        )
     raise ValueError(f"unknown tiny model {name!r}; expected one of {MODEL_NAMES[1:]}")
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+from transformers import AutoTokenizer, GPT2LMHeadModel
 
 from maskattn.loading import default_model_path
+from tests.tiny_models import tiny_config
 
 
 def save_gpt2_folder(
@@ -18,16 +19,11 @@ def save_gpt2_folder(
 ) -> GPT2LMHeadModel:
     """Save a random GPT-2 LM (safetensors) and the default tokenizer in ``folder``; return the model."""
     tokenizer = AutoTokenizer.from_pretrained(default_model_path())
-    config = GPT2Config(
-        n_layer=layers,
-        n_head=heads,
-        n_embd=width,
-        n_positions=positions,
-        vocab_size=tokenizer.vocab_size,
-        bos_token_id=None,  # GPT-2's own 50256 lies outside the BERT vocabulary
-        eos_token_id=None,
-    )
-    config.architectures = ["GPT2LMHeadModel"]
+    config = tiny_config(
+        "gpt2", vocab_size=tokenizer.vocab_size, num_hidden_layers=layers, num_attention_heads=heads,
+        hidden_size=width, max_position_embeddings=positions,
+        bos_token_id=None, eos_token_id=None,  # GPT-2's own 50256 lies outside the BERT vocabulary
+    )  # fmt: skip
     torch.manual_seed(0)
     model = GPT2LMHeadModel(config)
     model.save_pretrained(folder)

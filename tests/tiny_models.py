@@ -267,18 +267,31 @@ ZOO: tuple[TinyArch, ...] = (
 )
 
 
-def config_of(arch: TinyArch, tokenizer: Any) -> Any:
-    """Return a fresh config of ``arch`` sized tiny, with the tokenizer's vocabulary and special ids."""
-    ids = {
-        "vocab_size": tokenizer.vocab_size,
-        "pad_token_id": tokenizer.pad_token_id,
-        "bos_token_id": tokenizer.cls_token_id,
-        "eos_token_id": tokenizer.sep_token_id,
-        "decoder_start_token_id": tokenizer.cls_token_id,
-    }
-    config = AutoConfig.for_model(arch.model_type, **{**_BASE, **ids, **arch.overrides})
+def config_of(arch: TinyArch, tokenizer: Any = None, **overrides: Any) -> Any:
+    """Return a fresh config of ``arch`` sized tiny, with the tokenizer's vocabulary and special ids.
+
+    ``overrides`` (standard names: ``num_hidden_layers``, ``hidden_size``, ``vocab_size`` …) change the size.
+    """
+    ids = {}
+    if tokenizer is not None:
+        ids = {
+            "vocab_size": tokenizer.vocab_size,
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.cls_token_id,
+            "eos_token_id": tokenizer.sep_token_id,
+            "decoder_start_token_id": tokenizer.cls_token_id,
+        }
+    config = AutoConfig.for_model(arch.model_type, **{**_BASE, **ids, **arch.overrides, **overrides})
     config.architectures = [arch.architecture]
     return config
+
+
+def tiny_config(name: str, tokenizer: Any = None, **overrides: Any) -> Any:
+    """Return a fresh tiny config of the zoo's architecture ``name`` (``"gpt2"``, ``"llama"`` …)."""
+    for arch in ZOO:
+        if arch.name == name:
+            return config_of(arch, tokenizer, **overrides)
+    raise ValueError(f"no architecture {name!r} in the zoo; it has: {', '.join(a.name for a in ZOO)}")
 
 
 @torch.no_grad()

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-from transformers import AutoTokenizer, GPT2Config, LlamaConfig
+from transformers import AutoTokenizer
 
 from maskattn import MaskedModel, from_config, load_model
 from maskattn.loading import default_model_path
+from tests.tiny_models import tiny_config
 
 TEXT = "The quick brown fox jumps over the lazy dog."
 
@@ -101,16 +102,6 @@ def bert_tokenizer():
     return AutoTokenizer.from_pretrained(default_model_path())
 
 
-def _tiny_ids(tokenizer) -> dict:
-    return {
-        "vocab_size": tokenizer.vocab_size,  # 30522, so every token id of the BERT tokenizer exists
-        "bos_token_id": tokenizer.cls_token_id,
-        "eos_token_id": tokenizer.sep_token_id,
-        "pad_token_id": tokenizer.pad_token_id,
-        "initializer_range": 0.2,
-    }
-
-
 def make_arch(name: str, tokenizer) -> Arch:
     """Return the architecture ``name`` with its eager twin."""
     if name == "bert":
@@ -119,27 +110,11 @@ def make_arch(name: str, tokenizer) -> Arch:
             name, masked, _eager_twin(masked), lambda m, i: m.encoder.layer[i].attention.output.dense, 12
         )
     if name == "gpt2":
-        config = GPT2Config(
-            n_layer=2,
-            n_head=4,
-            n_embd=32,
-            n_positions=64,
-            architectures=["GPT2LMHeadModel"],
-            **_tiny_ids(tokenizer),
-        )
+        config = tiny_config("gpt2", tokenizer, initializer_range=0.2)
         masked = from_config(config, tokenizer, name="tiny-gpt2")
         return Arch(name, masked, _eager_twin(masked), lambda m, i: m.transformer.h[i].attn.c_proj, 4)
     if name == "llama":
-        config = LlamaConfig(
-            num_hidden_layers=3,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            hidden_size=32,
-            intermediate_size=64,
-            max_position_embeddings=64,
-            architectures=["LlamaForCausalLM"],
-            **_tiny_ids(tokenizer),
-        )
+        config = tiny_config("llama", tokenizer, num_hidden_layers=3, initializer_range=0.2)
         masked = from_config(config, tokenizer, name="tiny-llama")
         return Arch(name, masked, _eager_twin(masked), lambda m, i: m.model.layers[i].self_attn.o_proj, 2)
     raise ValueError(f"unknown architecture {name!r}")

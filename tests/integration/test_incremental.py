@@ -11,6 +11,7 @@ import torch
 
 from maskattn import MaskPlan, from_config, rule
 from maskattn.replay import LayerStack
+from tests.tiny_models import tiny_config
 
 from .conftest import TEXT, Arch
 
@@ -76,17 +77,7 @@ def test_plans_touching_no_layer_and_the_empty_plan_recompute_nothing(arch: Arch
 
 
 def test_a_layout_that_does_not_replay_exactly_falls_back_to_full_runs(bert_tokenizer) -> None:
-    from transformers import GPT2Config
-
-    config = GPT2Config(
-        n_layer=2,
-        n_head=4,
-        n_embd=32,
-        n_positions=64,
-        vocab_size=bert_tokenizer.vocab_size,
-        initializer_range=0.2,
-    )
-    config.architectures = ["GPT2LMHeadModel"]
+    config = tiny_config("gpt2", bert_tokenizer, initializer_range=0.2)
     model = from_config(config, bert_tokenizer)
     assert model._stack.norm is model.model.transformer.ln_f
     # Pretend the final norm was not found: a replay would then differ from the full forward.

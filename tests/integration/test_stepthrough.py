@@ -11,11 +11,12 @@ import math
 
 import pytest
 import torch
-from transformers import AutoModel, GPT2Config, LlamaConfig
+from transformers import AutoModel
 
 from maskattn import MaskPlan, from_config, load_model, rule
 from maskattn.loading import default_model_path
 from maskattn.stepthrough import find_output_projection, trace_head
+from tests.tiny_models import tiny_config
 
 TEXT = "The keys to the cabinet are on the table."
 NUM_TOKENS = 12  # [CLS] the keys to the cabinet are on the table . [SEP]
@@ -185,15 +186,7 @@ def test_bad_input_raises_value_error(model, layer, head, text):
 
 def tiny_decoder(kind: str):
     tokenizer = load_model().tokenizer
-    if kind == "gpt2":
-        config = GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=4)
-        config.architectures = ["GPT2LMHeadModel"]
-    else:
-        config = LlamaConfig(
-            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-        )  # fmt: skip
-        config.architectures = ["LlamaForCausalLM"]
+    config = tiny_config(kind, tokenizer)
     return from_config(config, tokenizer, name=f"tiny-{kind}")
 
 
