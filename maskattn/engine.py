@@ -171,8 +171,8 @@ class MaskedModel:
 
     # -- forwards --------------------------------------------------------------------------------------------
 
-    def _call_state(self, plan: MaskPlan, inputs: _Inputs, first: int = 0) -> CallState:
-        """Return the per-call state of ``plan`` on ``inputs``: each stack's compiled masks and gates."""
+    def _compile(self, plan: MaskPlan, inputs: _Inputs) -> dict[str, list]:
+        """Return each stack's compiled ``plan`` on ``inputs`` (ValueError: the plan does not fit)."""
         encoder_len = inputs.input_ids.shape[1]
         decoder_len = encoder_len if inputs.decoder_ids is None else inputs.decoder_ids.shape[1]
         default = self.anatomy.default.name
@@ -184,12 +184,18 @@ class MaskedModel:
                 )
         masks = {}
         for stack in self.anatomy.stacks:
+            # Encoder self-attention reads the text; the decoder's queries are the decoder input, and so are
+            # its self-attention keys, while cross-attention keys are the encoder's tokens.
             queries = encoder_len if stack.name == default or self.kind != "seq2seq" else decoder_len
             keys = decoder_len if stack.name == DECODER and self.kind == "seq2seq" else encoder_len
             masks[stack.name] = plan.compile(
                 stack.num_layers, stack.num_heads, queries, self.device,
                 num_keys=keys, stack=stack.name, default_stack=default,
             )  # fmt: skip
+        return masks
+
+    def _call_state(self, masks: dict[str, list], first: int = 0) -> CallState:
+        """Return the per-call state of compiled ``masks`` for a forward starting at layer ``first``."""
         next_layer = dict.fromkeys(self.stacks, first)
         return CallState(stacks=self.anatomy.modules, masks=masks, next_layer=next_layer)
 
@@ -220,7 +226,7 @@ class MaskedModel:
         No cache, no result building: the forward alone, as the benchmarks time it.
         """
         inputs = _Inputs(input_ids, self._decoder_ids(input_ids), 0)
-        forward = self._forward(inputs, self._call_state(plan or MaskPlan(), inputs))
+        forward = self._forward(inputs, self._call_state(self._compile(plan or MaskPlan(), inputs)))
         return forward.hidden, forward.logits, forward.weights
 
     @torch.inference_mode()
@@ -239,7 +245,7 @@ class MaskedModel:
         step-through of a head).
         """
         inputs = self._inputs(text, None)
-        call = self._call_state(plan or MaskPlan(), inputs)
+        call = self._call_state(self._compile(plan or MaskPlan(), inputs))
         call.capture_at = (self.anatomy.default.name, layer)
         self._forward(inputs, call)
         if call.captured is None:
@@ -268,7 +274,7 @@ class MaskedModel:
                 return self._baselines[key]
         with recording() as record:
             start = time.perf_counter()
-            forward = self._forward(inputs, self._call_state(MaskPlan(), inputs))
+            forward = self._forward(inputs, self._call_state(self._compile(MaskPlan(), inputs)))
             self._synchronize()
             seconds = time.perf_counter() - start
         layer_inputs = None
@@ -292,9 +298,8 @@ class MaskedModel:
     def _check_incremental(self, baseline: _Baseline) -> None:
         """Turn incremental runs on only if replaying all layers from recorded inputs equals the full run."""
         try:
-            replay = self._forward_from(
-                0, baseline.layer_inputs, self._call_state(MaskPlan(), baseline.inputs)
-            )
+            empty = self._call_state(self._compile(MaskPlan(), baseline.inputs))
+            replay = self._forward_from(0, baseline.layer_inputs, empty)
         except Exception as err:  # any failure to replay means: not this model; full runs still work
             self._incremental = f"replaying the layers failed: {type(err).__name__}: {err}"
             return
@@ -355,7 +360,7 @@ class MaskedModel:
         _check_top_k(top_k)
         plan = plan or MaskPlan()
         inputs = self._inputs(text, max_tokens)
-        self._call_state(plan, inputs)  # checks the plan fits before the unmasked run is paid for
+        masks = self._compile(plan, inputs)  # checks the plan fits before the unmasked run is paid for
         baseline = self._baseline(text, inputs)
         if not plan and incremental:
             return self._baseline_result(baseline, top_k)
@@ -367,11 +372,11 @@ class MaskedModel:
             forward = _copy(baseline.forward)
             attentions = {s: a.clone() for s, a in baseline.attentions.items()}
         elif reuse:
-            forward = self._forward_from(first, baseline.layer_inputs, self._call_state(plan, inputs, first))
+            forward = self._forward_from(first, baseline.layer_inputs, self._call_state(masks, first))
             attentions = self._attentions(forward.weights, first, baseline.attentions)
         else:
             first = 0
-            forward = self._forward(inputs, self._call_state(plan, inputs))
+            forward = self._forward(inputs, self._call_state(masks))
             attentions = self._attentions(forward.weights)
         self._synchronize()
         seconds = time.perf_counter() - start
