@@ -23,7 +23,7 @@ from .adapter import ATTN_IMPLEMENTATION, CallState, Capture, calling
 from .anatomy import DECODER, Anatomy, examine
 from .plan import MaskPlan
 from .replay import LayerInput, LayerStack, find_layer_stack, layer_input_recorder, recording
-from .results import Prediction, RunResult, with_effect
+from .results import Prediction, RunResult, check_finite, with_effect
 
 BASELINE_CACHE_SIZE = 8
 
@@ -139,6 +139,12 @@ class MaskedModel:
         """
         if not isinstance(text, str) or not text.strip():
             raise ValueError("the text is empty: type a sentence")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:  # a lone surrogate: the tokenizer would raise TypeError
+            raise ValueError(
+                f"the text is not valid Unicode: {err.reason} at character {err.start} ({text[err.start]!r})"
+            ) from None
         limit = self.token_limit(max_tokens)
         full = self.tokenizer(text, add_special_tokens=True)["input_ids"]
         ids = self.tokenizer(text, add_special_tokens=True, truncation=True, max_length=limit)["input_ids"]
@@ -363,7 +369,7 @@ class MaskedModel:
         masks = self._compile(plan, inputs)  # checks the plan fits before the unmasked run is paid for
         baseline = self._baseline(text, inputs)
         if not plan and incremental:
-            return self._baseline_result(baseline, top_k)
+            return check_finite(self._baseline_result(baseline, top_k))
 
         first = plan.first_layer(self.num_layers)
         reuse = incremental and baseline.layer_inputs is not None and first > 0 and self._incremental is True
@@ -381,7 +387,7 @@ class MaskedModel:
         self._synchronize()
         seconds = time.perf_counter() - start
         result = self._result(baseline, plan, seconds, forward, attentions, top_k, recomputed_from=first)
-        return with_effect(result, self._baseline_result(baseline, top_k, copy=False))
+        return check_finite(with_effect(result, self._baseline_result(baseline, top_k, copy=False)))
 
     # -- assembling results ----------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ Shapes: L layers, H heads, Q queries, K keys, T tokens, E model width, V vocabul
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -101,3 +102,30 @@ def with_effect(result: RunResult, baseline: RunResult) -> RunResult:
         baseline_predictions=baseline.predictions,
         kl_divergence=kl,
     )
+
+
+def check_finite(result: RunResult) -> RunResult:
+    """Return ``result`` if every number in it is finite; else raise ValueError saying which is not.
+
+    A backstop: the plan's bounds on gates keep a run finite; a model whose own weights overflow is not.
+    """
+    numbers = {
+        "attentions": result.attentions,
+        **{f"{stack} attentions": a for stack, a in result.stack_attentions.items()},
+        "hidden states": result.hidden,
+        "logits": result.logits,
+        "token changes": result.token_change,
+        "embedding": result.embedding,
+        "embedding cosine": result.embedding_cosine,
+        "KL divergence": result.kl_divergence,
+    }
+    for name, value in numbers.items():
+        if value is None:
+            continue
+        scalar = isinstance(value, float)
+        if not (math.isfinite(value) if scalar else bool(torch.isfinite(value).all())):
+            raise ValueError(
+                f"the run's {name} {'is' if scalar else 'are'} not finite (NaN or infinite): the model "
+                "overflows under this plan"
+            )
+    return result
