@@ -115,6 +115,24 @@ def _check_text_model(config: Any, name: str) -> None:
         )
 
 
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
+
+
+def _check_tokenizer(tokenizer: Any, name: str, local: Path) -> None:
+    """Refuse a tokenizer that turns a plain sentence into no tokens (a folder without tokenizer files)."""
+    ids = tokenizer("The cat sat on the mat.", add_special_tokens=False)["input_ids"]
+    if ids:
+        return
+    where = ""
+    if local.is_dir():
+        found = sorted(p.name for p in local.iterdir() if p.is_file())
+        where = f"; the folder holds {', '.join(found) or 'no files'}"
+    raise ModelLoadError(
+        f"{name!r} has no usable tokenizer: a sentence gives no tokens. Its folder needs the model's own "
+        f"tokenizer files ({', '.join(_TOKENIZER_FILES[:3])} or similar){where}"
+    )
+
+
 def count_parameters(config: Any) -> int:
     """Return how many parameters the model of ``config`` has, without allocating them (meta device)."""
     with torch.device("meta"):
@@ -153,6 +171,7 @@ def load_model(
             )
         _check_text_model(config, name)
         tokenizer = AutoTokenizer.from_pretrained(target, trust_remote_code=False, local_files_only=offline)
+        _check_tokenizer(tokenizer, name, local)
         model = _model_class(config).from_pretrained(
             target,
             config=config,
