@@ -12,6 +12,7 @@ T tokens, D head dim, L layers.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -344,6 +345,12 @@ class MaskedModel:
         """
         if not isinstance(text, str) or not text.strip():
             raise ValueError("the text is empty: type a sentence")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:  # a lone surrogate: the tokenizer would raise TypeError
+            raise ValueError(
+                f"the text is not valid Unicode: {err.reason} at character {err.start} ({text[err.start]!r})"
+            ) from None
         limit = self.token_limit(max_tokens)
         full = self.tokenizer(text, add_special_tokens=True)["input_ids"]
         ids = self.tokenizer(text, add_special_tokens=True, truncation=True, max_length=limit)["input_ids"]
@@ -504,7 +511,7 @@ class MaskedModel:
         input_ids, dropped = self.tokenize(text, max_tokens)
         plan.check_fits(self.num_layers, self.num_heads, input_ids.shape[1])
         if not plan and incremental:
-            return self._baseline_result(self._baseline(text, input_ids, dropped), top_k)
+            return _finite(self._baseline_result(self._baseline(text, input_ids, dropped), top_k))
         baseline = self._baseline(text, input_ids, dropped) if plan else None
 
         first = plan.first_layer(self.num_layers)
@@ -535,8 +542,8 @@ class MaskedModel:
             strings=baseline.strings if baseline is not None else None,
         )
         if baseline is None:
-            return result
-        return _with_effect(result, self._baseline_result(baseline, top_k, copy=False))
+            return _finite(result)
+        return _finite(_with_effect(result, self._baseline_result(baseline, top_k, copy=False)))
 
     # -- assembling results ----------------------------------------------------------------------------------
 
@@ -635,3 +642,28 @@ def _with_effect(result: RunResult, baseline: RunResult) -> RunResult:
         baseline_predictions=baseline.predictions,
         kl_divergence=kl,
     )
+
+
+def _finite(result: RunResult) -> RunResult:
+    """Return ``result`` if every number in it is finite; else raise ValueError saying which is not.
+
+    A backstop: the plan's bounds on gates keep a run finite; a model whose own weights overflow is not.
+    """
+    numbers = {
+        "attentions": result.attentions,
+        "hidden states": result.hidden,
+        "logits": result.logits,
+        "token changes": result.token_change,
+        "embedding": result.embedding,
+        "embedding cosine": result.embedding_cosine,
+        "KL divergence": result.kl_divergence,
+    }
+    for name, value in numbers.items():
+        if value is None:
+            continue
+        finite = math.isfinite(value) if isinstance(value, float) else bool(torch.isfinite(value).all())
+        if not finite:
+            raise ValueError(
+                f"the run's {name} are not finite (NaN or infinite): the model overflows under this plan"
+            )
+    return result
