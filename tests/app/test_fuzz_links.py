@@ -1,9 +1,9 @@
 """Hostile links through the whole app (``AppTest``): never a traceback, never NaN, a message for what is bad.
 
-A link's ``text``, ``model``, ``plan`` and ``focus`` are generated as an attacker or a careless copy would
-produce them; what the page must show is decided by ``ui.share.from_query_params`` (the link's problems) and
-by the run (a plan that does not fit the text). Then one regression test per link the fuzzing found that
-used to show an exception box.
+A link's ``text``, ``model``, ``plan`` and ``focus``, what is typed into the text box and what is pasted as a
+plan are generated as an attacker or a careless copy would produce them; what the page must show is decided
+by ``ui.share.from_query_params`` (the link's problems) and by the run (a plan that does not fit the text).
+Then one regression test per link the fuzzing found that used to show an exception box.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from maskattn import DEFAULT_MODEL_ID
+from maskattn import DEFAULT_MODEL_ID, MaskPlan
 from tests.fuzz import TEXTS, fuzz, pack, plan_texts
 from ui.share import from_query_params
 
@@ -56,7 +56,7 @@ def messages(at: AppTest) -> str:
     return "\n".join(e.value for kind in ("error", "warning") for e in at.get(kind))
 
 
-@fuzz(12)
+@fuzz(10)
 @given(LINKS)
 def test_any_link_opens_a_usable_page_with_a_message_for_what_is_bad(params):
     at = visit(params)
@@ -65,6 +65,38 @@ def test_any_link_opens_a_usable_page_with_a_message_for_what_is_bad(params):
     if problems:
         assert IGNORED in messages(at)
     assert at.error or painter_rows(at) > 0  # either it says why nothing ran, or the painter is drawn
+
+
+def typeable(text: str | bytes) -> str:
+    """Return ``text`` as a browser's text box can hold it: a string of valid Unicode."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return text.encode("utf-8", "replace").decode()
+
+
+@fuzz(5)
+@given(URL_TEXTS)
+def test_any_typed_text_runs_or_says_why(text):
+    at = visit({})
+    at.text_area(key="ex_text").input(text).run()
+    no_exceptions(at)
+    assert_no_nan_on_screen(at)
+    assert at.error or painter_rows(at) > 0
+
+
+@fuzz(5)
+@given(plan_texts().map(typeable))
+def test_any_pasted_plan_is_imported_or_refused_with_a_reason(pasted):
+    at = open_tab(visit({}), "Plan & share")
+    if not pasted.strip():
+        return  # the import button stays disabled
+    at.text_area(key="ex_paste").input(pasted).run()
+    at.button(key="ex_paste_apply").click().run()
+    no_exceptions(at)
+    assert_no_nan_on_screen(at)
+    errors = [e.value for e in at.error]
+    assert all(e.startswith(("Could not import the pasted plan", "Cannot run this plan")) for e in errors)
+    assert errors or at.session_state["ex_plan"].key() == MaskPlan.from_json(pasted).key()
 
 
 # -- regressions (issue 17)
