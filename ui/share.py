@@ -44,6 +44,9 @@ def pack_plan(plan: MaskPlan) -> str:
 
 def unpack_plan(packed: str) -> MaskPlan:
     """Return the plan packed by ``pack_plan``; anything malformed raises ValueError."""
+    # zlib never grows a plan by more than a few bytes, base64 by a third: a longer link holds no valid plan.
+    if len(packed) > 2 * limits.LIMITS.max_plan_bytes:
+        raise ValueError(f"the plan in the link is larger than {limits.LIMITS.max_plan_bytes // 1000} kB")
     try:
         data = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
         raw = zlib.decompressobj().decompress(data, limits.LIMITS.max_plan_bytes + 1)

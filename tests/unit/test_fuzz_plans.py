@@ -281,6 +281,10 @@ def test_very_long_cell_lists_are_refused_before_they_are_read():
     assert "larger than" in refused(unpack_plan, pack(json.dumps({"version": 1, "rules": [rule] * 2})))
 
 
+def test_a_link_longer_than_any_packed_plan_is_refused_before_it_is_decoded():
+    assert "larger than" in refused(unpack_plan, "A" * (2 * limits.LIMITS.max_plan_bytes + 1))
+
+
 def test_a_link_plan_naming_a_token_past_the_servers_limit_is_refused_when_read():
     data = {
         "version": 1,
