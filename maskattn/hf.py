@@ -661,9 +661,10 @@ def _finite(result: RunResult) -> RunResult:
     for name, value in numbers.items():
         if value is None:
             continue
-        finite = math.isfinite(value) if isinstance(value, float) else bool(torch.isfinite(value).all())
-        if not finite:
+        scalar = isinstance(value, float)
+        if not (math.isfinite(value) if scalar else bool(torch.isfinite(value).all())):
             raise ValueError(
-                f"the run's {name} are not finite (NaN or infinite): the model overflows under this plan"
+                f"the run's {name} {'is' if scalar else 'are'} not finite (NaN or infinite): the model "
+                "overflows under this plan"
             )
     return result
