@@ -103,9 +103,9 @@ SELECTIONS = st.one_of(
 CELLS = st.one_of(
     _duplicated(st.lists(INDICES, min_size=2, max_size=2)),
     st.lists(st.lists(INDICES, max_size=3), max_size=4),
-    # Long lists over the bounds of one list and of a plan (the same pair repeated costs no memory to build);
-    # one just under them is in the regression tests, each such plan takes a second to check.
-    st.sampled_from([100_001, 320_001]).map(lambda n: [[0, 1]] * n),
+    # Long lists, some over the bounds of one list and of a plan (the same pair repeated costs no memory to
+    # build); one just under them is in the regression tests, as such a plan takes a second to check.
+    st.sampled_from([2, 10, 1_000, 100_001, 320_001]).map(lambda n: [[0, 1]] * n),
 )
 BLOCKS = st.one_of(
     st.fixed_dictionaries(

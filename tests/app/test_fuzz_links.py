@@ -56,7 +56,7 @@ def messages(at: AppTest) -> str:
     return "\n".join(e.value for kind in ("error", "warning") for e in at.get(kind))
 
 
-@fuzz(10)
+@fuzz(8)
 @given(LINKS)
 def test_any_link_opens_a_usable_page_with_a_message_for_what_is_bad(params):
     at = visit(params)
@@ -74,7 +74,7 @@ def typeable(text: str | bytes) -> str:
     return text.encode("utf-8", "replace").decode()
 
 
-@fuzz(5)
+@fuzz(4)
 @given(URL_TEXTS)
 def test_any_typed_text_runs_or_says_why(text):
     at = visit({})
@@ -84,7 +84,7 @@ def test_any_typed_text_runs_or_says_why(text):
     assert at.error or painter_rows(at) > 0
 
 
-@fuzz(5)
+@fuzz(4)
 @given(plan_texts().map(typeable))
 def test_any_pasted_plan_is_imported_or_refused_with_a_reason(pasted):
     at = open_tab(visit({}), "Plan & share")

@@ -45,7 +45,7 @@ def test_plans_within_the_bounds_give_finite_runs(arch_cache, name):
     model = arch_cache(name).masked
     text = "The quick brown fox jumps over the lazy dog, then sleeps."  # at least NUM_TOKENS tokens
 
-    @fuzz(20)
+    @fuzz(10)
     @given(plan_for(model))
     def check(plan):
         result = model.run(text, plan, max_tokens=NUM_TOKENS)  # within the bounds: it must run
@@ -55,7 +55,7 @@ def test_plans_within_the_bounds_give_finite_runs(arch_cache, name):
     check()
 
 
-@fuzz(15)
+@fuzz(8)
 @given(TEXTS)
 def test_any_text_runs_finite_or_raises_value_error(arch_cache, text):
     model = arch_cache("bert").masked
@@ -64,7 +64,7 @@ def test_any_text_runs_finite_or_raises_value_error(arch_cache, text):
     )
 
 
-@fuzz(30)
+@fuzz(15)
 @given(PLAN_DICTS)
 def test_any_parsed_plan_runs_finite_or_raises_value_error(arch_cache, data):
     try:

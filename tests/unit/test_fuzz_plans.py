@@ -67,21 +67,21 @@ def check_accepted(plan: MaskPlan) -> None:
 # -- properties
 
 
-@fuzz(150)
+@fuzz(100)
 @given(st.one_of(PLAN_DICTS, JSONISH))
 def test_any_plan_dict_gives_a_bounded_plan_or_a_value_error(data):
     if refused(MaskPlan.from_dict, data) is None:
         check_accepted(MaskPlan.from_dict(data))
 
 
-@fuzz(200)
+@fuzz(100)
 @given(plan_texts())
 def test_any_plan_text_gives_a_bounded_plan_or_a_value_error(text):
     if refused(MaskPlan.from_json, text) is None:
         check_accepted(MaskPlan.from_json(text))
 
 
-@fuzz(40)
+@fuzz(25)
 @given(valid_plans(L, H, T))
 def test_plans_within_the_bounds_are_accepted_and_fit(data):
     plan = MaskPlan.from_dict(data)
@@ -94,7 +94,7 @@ ODD_KEYS = st.one_of(
 )
 
 
-@fuzz(100)
+@fuzz(50)
 @given(ODD_KEYS, st.sampled_from(["plan", "rule", "block", "allow"]))
 def test_keys_that_are_not_strings_are_a_value_error_naming_where(key, where):
     rule = {"layers": [0], "heads": [0], "block": {"keys": [1]}, "allow": {"preset": "causal"}}
@@ -105,7 +105,7 @@ def test_keys_that_are_not_strings_are_a_value_error_naming_where(key, where):
     assert message is not None and "keys must be strings" in message
 
 
-@fuzz(60)
+@fuzz(30)
 @given(
     st.sampled_from([1, 30, 31, 32, 33, 1_000, 100_000]),
     st.sampled_from(["rules", "cells", "allow", "label"]),
@@ -151,7 +151,7 @@ LINK_PARAMS = st.fixed_dictionaries(
 )
 
 
-@fuzz(300)
+@fuzz(150)
 @given(LINK_PARAMS)
 def test_any_link_gives_a_usable_state_and_its_problems(params):
     state, problems = from_query_params(params, default_text="default")
@@ -168,7 +168,7 @@ def test_any_link_gives_a_usable_state_and_its_problems(params):
         )
 
 
-@fuzz(200)
+@fuzz(100)
 @given(
     st.one_of(st.binary(max_size=200), plan_texts().map(lambda t: t if isinstance(t, bytes) else t.encode()))
 )
@@ -177,7 +177,7 @@ def test_any_uploaded_file_gives_a_plan_or_a_value_error(data):
         check_accepted(read_plan_file(data))
 
 
-@fuzz(200)
+@fuzz(100)
 @given(st.one_of(TEXTS, st.lists(st.integers(-5, 10**12).map(str), max_size=600).map(", ".join)))
 def test_any_typed_index_list_gives_indices_or_a_value_error(text):
     if refused(parse_indices, text) is None:
