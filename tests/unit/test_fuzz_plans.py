@@ -226,6 +226,14 @@ def test_deeply_nested_json_is_refused_before_json_loads_recurses(depth):
             assert message.startswith("not valid JSON: nested too deep")
 
 
+def test_nesting_json_loads_survives_is_refused_before_the_rule_is_copied():
+    # 900 levels parse with json.loads, but copying the preset's parameters used to recurse past the limit.
+    deep = "[" * 900 + "]" * 900
+    text = '{"version": 1, "rules": [{"allow": {"preset": "global_tokens", "indices": ' + deep + "}}]}"
+    assert refused(MaskPlan.from_json, text).startswith("not valid JSON: nested too deep")
+    assert refused(unpack_plan, pack(text)).startswith("not valid JSON: nested too deep")
+
+
 def test_brackets_inside_strings_are_not_nesting():
     plan = MaskPlan.from_json(json.dumps({"version": 1, "rules": [], "description": "[{" * 1000}))
     assert plan.description == "[{" * 1000
