@@ -152,8 +152,27 @@ def load_model(
     Hub ids go through ``from_pretrained``: safetensors weights only (a pickled ``.bin`` can run code when
     loaded) and never ``trust_remote_code``. With ``max_parameters`` a larger model is refused from its
     config alone, before any weights are read. Anything that cannot be loaded here — offline, unknown id,
-    missing folder, unsupported architecture, too large — raises ``ModelLoadError`` with the reason.
+    missing folder, unsupported architecture, too large — raises ``ModelLoadError`` with the reason, and so
+    does a name no file system or hub could hold (over 1024 characters, a part over 255 bytes, control
+    characters, not UTF-8), which would otherwise raise ``OSError`` from the first file look-up.
     """
+    if name_or_path is not None:
+        if not isinstance(name_or_path, str | os.PathLike):
+            raise ModelLoadError(f"a model is a hub id or a folder, got {type(name_or_path).__name__}")
+        name_text = os.fspath(name_or_path)
+        name_text = name_text if isinstance(name_text, str) else os.fsdecode(name_text)
+        shown = repr(name_text[:60]) + ("…" if len(name_text) > 60 else "")
+        try:
+            parts = [len(part.encode()) for part in name_text.split("/")]
+        except UnicodeEncodeError:
+            raise ModelLoadError(f"the model name {shown} is not valid Unicode text") from None
+        if len(name_text) > 1024 or max(parts) > 255:
+            raise ModelLoadError(
+                f"the model name {shown} is too long ({len(name_text)} characters): a hub id or folder "
+                "has at most 1024 characters and 255 bytes between slashes"
+            )
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in name_text):
+            raise ModelLoadError(f"the model name {shown} holds control characters")
     from transformers import AutoConfig, AutoTokenizer
 
     target = default_model_path() if name_or_path in (None, "", DEFAULT_MODEL_ID) else name_or_path

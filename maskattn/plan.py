@@ -17,8 +17,22 @@ which every maskattn reads.
 ``block`` removes cells (whole key columns, whole query rows, single ``[query, key]`` cells); ``allow`` keeps
 only the cells of a preset from ``masks.PRESETS``; ``gate`` scales a head's output before the output
 projection (0 = ablated). Rules combine by intersection with each other (and, in the model, with its own
-padding/causal mask); gates on the same head multiply. A plan knows nothing about a model until
-``check_fits`` / ``compile`` are given its sizes.
+padding/causal mask); gates on the same head multiply; a layer or head listed twice in one rule counts once.
+A plan knows nothing about a model until ``check_fits`` / ``compile`` are given its sizes.
+
+Bounds, so that whatever a plan says, parsing it and running it stay fast and give finite numbers (each one
+refused with a ``ValueError`` naming the path):
+
+- a gate lies in ``[-MAX_GATE, MAX_GATE]`` (±100), and the gates of the rules naming one head multiply to
+  at most ``MAX_GATE`` in size (checked by ``check_fits``, the first place a plan meets a model's sizes);
+- layer, head and token indices and preset parameters are at most ``MAX_INDEX`` (2³¹ − 1, no overflow in the
+  index arithmetic); ``PlanLimits.max_token`` lowers the bound on token indices (the app: its token limit);
+- at most ``MAX_RULES`` rules, ``MAX_LIST_ITEMS`` entries in one list and ``PlanLimits.max_values`` values in
+  the whole document (a ``[query, key]`` cell is three: the pair and its two numbers);
+- JSON text of at most ``PlanLimits.max_json_chars`` characters, nested at most ``MAX_DEPTH`` deep (checked
+  on the raw text, before ``json.loads``, which would recurse);
+- dict keys are strings; labels, descriptions and names are text that UTF-8 can encode (no lone surrogate),
+  labels up to ``MAX_LABEL_CHARS`` and descriptions up to ``MAX_DESCRIPTION_CHARS`` characters.
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -43,7 +58,16 @@ COMPILED_CACHE_SIZE = 32  # compiled plans kept across MaskPlan objects (each �
 _COMPILED: OrderedDict[tuple, list] = OrderedDict()
 _COMPILED_LOCK = threading.Lock()
 MAX_RULES = 1000
-MAX_LIST_ITEMS = 100_000
+MAX_LIST_ITEMS = 100_000  # entries of one list (keys, queries, cells, layers, heads, a preset's indices)
+# Values in one plan document, all rules together: 100 000 cells (three values each) parse in ~0.5 s and run
+# in ~1 s on a 2-core CPU; ten times that took 4 to more than 10 s per run.
+MAX_VALUES = 320_000  # 100 000 cells and room for the rest
+MAX_INDEX = masks.MAX_PARAMETER  # 2³¹ − 1: layer, head and token indices, preset parameters
+MAX_GATE = 100.0  # |gate| of a rule, and |product of the gates| on one head
+MAX_DEPTH = 32  # nesting of objects and lists; a valid plan needs 6
+MAX_JSON_CHARS = 16_000_000  # a plan of MAX_VALUES values written by to_json (indented) fits
+MAX_LABEL_CHARS = 1_000
+MAX_DESCRIPTION_CHARS = 10_000
 
 All = Literal["all"]
 Selection = All | tuple[int, ...]
@@ -53,27 +77,131 @@ _BLOCK_KEYS = {"keys", "queries", "cells"}
 _PLAN_KEYS = {"version", "rules", "description"}
 
 
+@dataclass(frozen=True)
+class PlanLimits:
+    """How much one plan may ask for, checked where it is parsed; the defaults suit the library."""
+
+    max_values: int = MAX_VALUES  # values in the document (a [query, key] cell is three)
+    max_token: int = MAX_INDEX  # the largest token index a block may name
+    max_json_chars: int = MAX_JSON_CHARS  # length of the JSON text
+
+
+DEFAULT_LIMITS = PlanLimits()
+
+
 def _fail(where: str, message: str) -> ValueError:
     return ValueError(f"{where}: {message}")
 
 
-def _int_list(value: Any, where: str) -> tuple[int, ...]:
+def _show(value: Any, width: int = 60) -> str:
+    """Return ``repr(value)``, cut to about ``width`` characters: messages must stay short for any input."""
+    if isinstance(value, list | tuple | Mapping) and len(value) > 20:
+        return f"a {type(value).__name__} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= width else f"{text[: width - 1]}…"
+
+
+def _some(values: Sequence[int], count: int = 5) -> str:
+    """Return the first ``count`` of ``values`` as a list, saying how many there are in all if more."""
+    shown = list(values[:count])
+    return str(shown) if len(values) <= count else f"{str(shown)[:-1]}, …] ({len(values)} in all)"
+
+
+def _int_list(value: Any, where: str, maximum: int = MAX_INDEX) -> tuple[int, ...]:
     if not isinstance(value, list | tuple):
-        raise _fail(where, f"expected a list of integers, got {type(value).__name__} {value!r}")
+        raise _fail(where, f"expected a list of integers, got {type(value).__name__} {_show(value)}")
     if len(value) > MAX_LIST_ITEMS:
         raise _fail(where, f"at most {MAX_LIST_ITEMS} items, got {len(value)}")
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int) or item < 0:
-            raise _fail(where, f"expected non-negative integers, got {item!r}")
+            raise _fail(where, f"expected non-negative integers, got {_show(item)}")
+        if item > maximum:
+            raise _fail(where, f"indices are at most {maximum}, got {_show(item)}")
     return tuple(value)
 
 
 def _selection(value: Any, where: str) -> Selection:
-    if value == "all":
-        return "all"
     if isinstance(value, str):
-        raise _fail(where, f'expected "all" or a list of integers, got {value!r}')
+        if value == "all":
+            return "all"
+        raise _fail(where, f'expected "all" or a list of integers, got {_show(value)}')
     return _int_list(value, where)
+
+
+def _text(value: Any, where: str, maximum: int) -> str:
+    if not isinstance(value, str):
+        raise _fail(where, f"expected a string, got {_show(value)}")
+    if len(value) > maximum:
+        raise _fail(where, f"at most {maximum} characters, got {len(value)}")
+    return value
+
+
+def _unicode_problem(text: str) -> str | None:
+    """Return why ``text`` cannot be encoded as UTF-8 (a lone surrogate), or None when it can."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return f"not valid Unicode text: {err.reason} at position {err.start} ({text[err.start]!r})"
+    return None
+
+
+def check_shape(data: Any, limits: PlanLimits = DEFAULT_LIMITS) -> None:
+    """Raise ValueError, naming the path, if ``data`` is nested too deep, too large, or has odd keys or text.
+
+    Walks the document iteratively (never recursing), before any rule is read: a plan that nests without
+    bound or holds millions of values is refused in time proportional to the bound, not to its size.
+    """
+    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    count = 0
+    while stack:
+        value, path, depth = stack.pop()
+        count += 1
+        if count > limits.max_values:
+            raise _fail(
+                "plan",
+                f"more than {limits.max_values} values (a [query, key] cell is three): use keys, queries or "
+                "a preset for large areas",
+            )
+        if isinstance(value, str):
+            problem = _unicode_problem(value)
+            if problem:
+                raise _fail(path or "plan", problem)
+            continue
+        if not isinstance(value, Mapping | list | tuple):
+            continue
+        if depth > MAX_DEPTH:
+            raise _fail(path or "plan", f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, Mapping):
+            for key in value:
+                if not isinstance(key, str):
+                    raise _fail(path or "plan", f"keys must be strings, got {_show(key)}")
+                problem = _unicode_problem(key)
+                if problem:
+                    raise _fail(path or "plan", f"a key is {problem}")
+            stack.extend((v, f"{path}.{k}" if path else k, depth + 1) for k, v in value.items())
+        else:
+            if len(value) > limits.max_values:
+                raise _fail(path or "plan", f"more than {limits.max_values} values")
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def check_json_depth(text: str) -> None:
+    """Raise ValueError if the JSON ``text`` nests arrays or objects deeper than ``MAX_DEPTH``.
+
+    Scanned on the raw text (brackets inside strings skipped), because ``json.loads`` recurses once per
+    level and a deep enough document exhausts the interpreter's stack.
+    """
+    depth = 0
+    for match in _BRACKET.finditer(_STRING.sub('""', text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            raise ValueError(
+                f"not valid JSON: nested too deep (more than {MAX_DEPTH} levels of [ ] or {{ }})"
+            )
 
 
 @dataclass(frozen=True)
@@ -85,24 +213,27 @@ class Block:
     cells: tuple[tuple[int, int], ...] = ()
 
     @classmethod
-    def from_dict(cls, data: Any, where: str) -> Block:
+    def from_dict(cls, data: Any, where: str, limits: PlanLimits = DEFAULT_LIMITS) -> Block:
         if not isinstance(data, Mapping):
-            raise _fail(where, f"expected an object with {sorted(_BLOCK_KEYS)}, got {data!r}")
+            raise _fail(where, f"expected an object with {sorted(_BLOCK_KEYS)}, got {_show(data)}")
         unknown = set(data) - _BLOCK_KEYS
         if unknown:
-            raise _fail(where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_BLOCK_KEYS)}")
+            raise _fail(where, f"unknown key(s) {_keys(unknown)}; allowed: {sorted(_BLOCK_KEYS)}")
         cells = data.get("cells", [])
         if not isinstance(cells, list | tuple):
-            raise _fail(f"{where}.cells", f"expected a list of [query, key] pairs, got {cells!r}")
+            raise _fail(f"{where}.cells", f"expected a list of [query, key] pairs, got {_show(cells)}")
+        if len(cells) > MAX_LIST_ITEMS:
+            raise _fail(f"{where}.cells", f"at most {MAX_LIST_ITEMS} items, got {len(cells)}")
+        top = limits.max_token
         pairs = []
         for i, cell in enumerate(cells):
-            pair = _int_list(cell, f"{where}.cells[{i}]")
+            pair = _int_list(cell, f"{where}.cells[{i}]", top)
             if len(pair) != 2:
-                raise _fail(f"{where}.cells[{i}]", f"expected a [query, key] pair, got {cell!r}")
+                raise _fail(f"{where}.cells[{i}]", f"expected a [query, key] pair, got {_show(cell)}")
             pairs.append((pair[0], pair[1]))
         return cls(
-            keys=_int_list(data.get("keys", []), f"{where}.keys"),
-            queries=_int_list(data.get("queries", []), f"{where}.queries"),
+            keys=_int_list(data.get("keys", []), f"{where}.keys", top),
+            queries=_int_list(data.get("queries", []), f"{where}.queries", top),
             cells=tuple(pairs),
         )
 
@@ -139,15 +270,18 @@ class Rule:
     stack: str | None = None  # "encoder", "decoder", "cross"; None: the model's default stack
 
     @classmethod
-    def from_dict(cls, data: Any, where: str, version: int = PLAN_VERSION) -> Rule:
+    def from_dict(
+        cls, data: Any, where: str, limits: PlanLimits = DEFAULT_LIMITS, version: int = PLAN_VERSION
+    ) -> Rule:
+        """Return the rule ``data`` describes; its shape is checked already (``check_shape``)."""
         if not isinstance(data, Mapping):
             raise _fail(where, f"a rule must be an object, got {type(data).__name__}")
         unknown = set(data) - _RULE_KEYS
         if unknown:
-            raise _fail(where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}")
+            raise _fail(where, f"unknown key(s) {_keys(unknown)}; allowed: {sorted(_RULE_KEYS)}")
         if not {"block", "allow", "gate"} & set(data):
             raise _fail(where, 'a rule needs at least one of "block", "allow", "gate"')
-        block = Block.from_dict(data["block"], f"{where}.block") if "block" in data else None
+        block = Block.from_dict(data["block"], f"{where}.block", limits) if "block" in data else None
         allow = None
         if "allow" in data:
             # A deep copy: a caller editing its dict later (say a boundaries list) must not change this rule.
@@ -158,17 +292,24 @@ class Rule:
         gate = None
         if "gate" in data:
             gate = data["gate"]
-            if isinstance(gate, bool) or not isinstance(gate, int | float) or not math.isfinite(gate):
-                raise _fail(f"{where}.gate", f"expected a finite number, got {gate!r}")
+            # Compared before float(): an integer like 10**400 has no float, and a gate that large (or many
+            # gates multiplying to it) gives infinite hidden states.
+            if (
+                isinstance(gate, bool)
+                or not isinstance(gate, int | float)
+                or not -MAX_GATE <= gate <= MAX_GATE
+            ):
+                raise _fail(
+                    f"{where}.gate",
+                    f"expected a finite number from {-MAX_GATE:g} to {MAX_GATE:g}, got {_show(gate)}",
+                )
             gate = float(gate)
-        label = data.get("label", "")
-        if not isinstance(label, str):
-            raise _fail(f"{where}.label", f"expected a string, got {label!r}")
+        label = _text(data.get("label", ""), f"{where}.label", MAX_LABEL_CHARS)
         stack = data.get("stack")
         if stack is not None and version < 2:
             raise _fail(f"{where}.stack", "naming a stack needs plan version 2")
         if stack is not None and stack not in STACKS:
-            raise _fail(f"{where}.stack", f"expected one of {list(STACKS)}, got {stack!r}")
+            raise _fail(f"{where}.stack", f"expected one of {list(STACKS)}, got {_show(stack)}")
         return cls(
             layers=_selection(data.get("layers", "all"), f"{where}.layers"),
             heads=_selection(data.get("heads", "all"), f"{where}.heads"),
@@ -203,10 +344,16 @@ class Rule:
         return (self.stack or default_stack) == stack
 
     def layer_indices(self, num_layers: int) -> range | tuple[int, ...]:
-        return range(num_layers) if self.layers == "all" else self.layers
+        """Return the layers this rule names, each once (a layer listed twice is gated once)."""
+        return range(num_layers) if self.layers == "all" else tuple(dict.fromkeys(self.layers))
 
     def head_indices(self, num_heads: int) -> range | tuple[int, ...]:
-        return range(num_heads) if self.heads == "all" else self.heads
+        """Return the heads this rule names, each once."""
+        return range(num_heads) if self.heads == "all" else tuple(dict.fromkeys(self.heads))
+
+    def covers(self, layer: int, head: int) -> bool:
+        """Return whether this rule applies to ``(layer, head)``."""
+        return (self.layers == "all" or layer in self.layers) and (self.heads == "all" or head in self.heads)
 
     def mask(self) -> masks.Mask | None:
         """Return the allow-mask this rule applies, or None if it only gates."""
@@ -219,16 +366,24 @@ class Rule:
         return masks.and_masks(*parts) if parts else None
 
 
+def _keys(keys: set[str]) -> str:
+    return _show(sorted(keys), 200)
+
+
 def _check_allow(allow: Any, where: str) -> None:
     if not isinstance(allow, Mapping) or "preset" not in allow:
-        raise _fail(where, f'expected an object {{"preset": name, ...parameters}}, got {allow!r}')
+        raise _fail(where, f'expected an object {{"preset": name, ...parameters}}, got {_show(allow)}')
     if not isinstance(allow["preset"], str):
-        raise _fail(f"{where}.preset", f"expected a preset name, got {allow['preset']!r}")
+        raise _fail(f"{where}.preset", f"expected a preset name, got {_show(allow['preset'])}")
     params = {k: v for k, v in allow.items() if k != "preset"}
+    for name, value in params.items():
+        if isinstance(value, int) and not isinstance(value, bool) and not -MAX_INDEX <= value <= MAX_INDEX:
+            raise _fail(f"{where}.{name}", f"at most {MAX_INDEX} in size, got {_show(value)}")
     try:
         masks.make_preset(allow["preset"], **params)
-    except (ValueError, TypeError) as err:
-        raise _fail(where, str(err)) from None
+    except (ValueError, TypeError, OverflowError) as err:
+        message = str(err)
+        raise _fail(where, message if len(message) <= 300 else f"{message[:299]}…") from None
 
 
 @dataclass(frozen=True)
@@ -249,43 +404,55 @@ class MaskPlan:
     # -- serialisation ---------------------------------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, data: Any) -> MaskPlan:
+    def from_dict(cls, data: Any, limits: PlanLimits = DEFAULT_LIMITS) -> MaskPlan:
         """Return the plan a dict in the documented format describes; bad input: ValueError naming it."""
         if not isinstance(data, Mapping):
             raise ValueError(f"a mask plan must be a JSON object, got {type(data).__name__}")
+        check_shape(data, limits)
         unknown = set(data) - _PLAN_KEYS
         if unknown:
-            raise ValueError(f"plan: unknown key(s) {sorted(unknown)}; allowed: {sorted(_PLAN_KEYS)}")
+            raise ValueError(f"plan: unknown key(s) {_keys(unknown)}; allowed: {sorted(_PLAN_KEYS)}")
         version = data.get("version")
         # True and 1.0 equal 1 in Python, but a plan written with them is not a version-1 document.
         if type(version) is not int or version not in READABLE_VERSIONS:
             raise ValueError(
                 f"plan.version: this maskattn reads versions {', '.join(map(str, READABLE_VERSIONS))}, "
-                f"got {version!r}"
+                f"got {_show(version)}"
             )
         rules = data.get("rules", [])
         if not isinstance(rules, list):
             raise ValueError(f"plan.rules: expected a list of rules, got {type(rules).__name__}")
         if len(rules) > MAX_RULES:
             raise ValueError(f"plan.rules: at most {MAX_RULES} rules, got {len(rules)}")
-        description = data.get("description", "")
-        if not isinstance(description, str):
-            raise ValueError(f"plan.description: expected a string, got {description!r}")
-        return cls(tuple(Rule.from_dict(r, f"rules[{i}]", version) for i, r in enumerate(rules)), description)
+        description = _text(data.get("description", ""), "plan.description", MAX_DESCRIPTION_CHARS)
+        return cls(
+            tuple(Rule.from_dict(r, f"rules[{i}]", limits, version) for i, r in enumerate(rules)), description
+        )
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> MaskPlan:
-        """Return the plan written as JSON text; invalid JSON raises ValueError."""
+    def from_json(cls, text: str | bytes, limits: PlanLimits = DEFAULT_LIMITS) -> MaskPlan:
+        """Return the plan written as JSON text; invalid, too long or too deep JSON raises ValueError."""
         if not isinstance(text, str | bytes | bytearray):
             raise ValueError(f"a mask plan is read from JSON text, got {type(text).__name__}")
+        if len(text) > limits.max_json_chars:
+            raise ValueError(f"the plan is longer than {limits.max_json_chars} characters ({len(text)})")
         try:
+            if not isinstance(text, str):
+                # As json.loads reads bytes: UTF-8, -16 or -32, lone surrogates kept (check_shape names them).
+                text = bytes(text).decode(json.detect_encoding(text), "surrogatepass")
+            check_json_depth(text)
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"not valid JSON: {err}") from None
         except RecursionError:
-            # An uploaded file like "[[[[…" must be an error message, not a crash.
+            # The depth scan above stops this; kept so that no input can ever surface as a crash.
             raise ValueError("not valid JSON: nested too deep") from None
-        return cls.from_dict(data)
+        except ValueError as err:  # e.g. an integer of more than 4300 digits
+            message = str(err)
+            raise ValueError(
+                message if message.startswith("not valid JSON") else f"not valid JSON: {err}"
+            ) from None
+        return cls.from_dict(data, limits)
 
     def to_dict(self) -> dict[str, Any]:
         version = PLAN_VERSION if any(r.stack is not None for r in self.rules) else 1
@@ -322,10 +489,11 @@ class MaskPlan:
         stack: str | None = None,
         default_stack: str | None = None,
     ) -> None:
-        """Raise ValueError if a rule names a layer, head or token index the model or text does not have.
+        """Raise ValueError if a rule names a layer, head or token the model or text lacks, or gates overflow.
 
-        With ``stack``, only the rules acting on that stack are checked (``Rule.applies_to``); ``num_keys``
-        is the key length where it differs from the query length (cross-attention).
+        The gates of the rules naming one head multiply; their product must stay within ``±MAX_GATE``. With
+        ``stack``, only the rules acting on that stack are checked (``Rule.applies_to``); ``num_keys`` is the
+        key length where it differs from the query length (cross-attention).
         """
         num_keys = num_tokens if num_keys is None else num_keys
         for i, rule in enumerate(self.rules):
@@ -334,12 +502,12 @@ class MaskPlan:
             bad_layers = [x for x in rule.layer_indices(num_layers) if x >= num_layers]
             if bad_layers:
                 raise ValueError(
-                    f"rules[{i}].layers: {bad_layers} out of range; the model has {num_layers} layers"
+                    f"rules[{i}].layers: {_some(bad_layers)} out of range; the model has {num_layers} layers"
                 )
             bad_heads = [x for x in rule.head_indices(num_heads) if x >= num_heads]
             if bad_heads:
                 raise ValueError(
-                    f"rules[{i}].heads: {bad_heads} out of range; the model has {num_heads} heads"
+                    f"rules[{i}].heads: {_some(bad_heads)} out of range; the model has {num_heads} heads"
                 )
             if num_tokens is not None and rule.block is not None:
                 block = rule.block
@@ -351,6 +519,20 @@ class MaskPlan:
                             f"rules[{i}].block: token index {index} is past the text, which has "
                             f"{length} tokens (0–{length - 1})"
                         )
+        rules = [r for r in self.rules if r.applies_to(stack, default_stack)]
+        log_gates = _log_gates(rules, num_layers, num_heads)  # (L, H)
+        if bool((log_gates > math.log(MAX_GATE) + 1e-9).any()):
+            layer, head = divmod(int(log_gates.argmax()), num_heads)
+            names = [
+                i
+                for i, r in enumerate(self.rules)
+                if r in rules and r.gate is not None and r.covers(layer, head)
+            ]
+            size = float(log_gates[layer, head]) / math.log(10)
+            raise ValueError(
+                f"rules{_some(names)}.gate: the gates on layer {layer} · head {head} multiply to about "
+                f"1e{size:.0f} in size; the product on one head must stay within ±{MAX_GATE:g}"
+            )
 
     def first_layer(self, num_layers: int) -> int:
         """Return the lowest layer any rule touches (``num_layers`` for the empty plan)."""
@@ -368,12 +550,12 @@ class MaskPlan:
 
     def gates(self, num_layers: int, num_heads: int) -> torch.Tensor:
         """Return ``(L, H)`` gates: per head, the product of the gates of the rules naming it (1 if none)."""
-        out = torch.ones(num_layers, num_heads)
+        out = torch.ones(num_layers, num_heads, dtype=torch.float64)  # no overflow on the way
         for rule in self.rules:
             if rule.gate is not None:
                 for layer in rule.layer_indices(num_layers):
                     out[layer, list(rule.head_indices(num_heads))] *= rule.gate
-        return out
+        return out.float()
 
     def compile(
         self,
@@ -457,4 +639,17 @@ def rule(
         data["label"] = label
     if stack is not None:
         data["stack"] = stack
+    check_shape(data)
     return Rule.from_dict(data, "rule")
+
+
+def _log_gates(rules: Sequence[Rule], num_layers: int, num_heads: int) -> torch.Tensor:
+    """Return ``(L, H)`` float64: per head, log |product of the gates of ``rules``| (−inf where one is 0)."""
+    out = torch.zeros(num_layers, num_heads, dtype=torch.float64)
+    for rule in rules:
+        if rule.gate is not None and rule.gate not in (1.0, -1.0):
+            size = math.log(abs(rule.gate)) if rule.gate != 0.0 else -math.inf
+            heads = list(rule.head_indices(num_heads))
+            for layer in rule.layer_indices(num_layers):
+                out[layer, heads] += size
+    return out

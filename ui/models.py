@@ -25,7 +25,10 @@ def get_model(name: str) -> MaskedModel:
         return load_model(None)  # the bundled model is always served, whatever the limits
     if not limits.LIMITS.allow_custom_models:
         raise ModelLoadError(f"this server serves only the bundled model {DEFAULT_MODEL_ID}")
-    return load_model(name, max_parameters=limits.LIMITS.max_model_parameters)
+    try:
+        return load_model(name, max_parameters=limits.LIMITS.max_model_parameters)
+    except OSError as err:  # a folder the server may not look into: a message, like any other failed load
+        raise ModelLoadError(f"cannot load {name[:200]!r}: {err.strerror or err}") from err
 
 
 def run_cached(name: str, text: str, plan_key: str) -> RunResult:

@@ -8,8 +8,12 @@ import zlib
 from dataclasses import dataclass, field
 
 from maskattn import DEFAULT_MODEL_ID, MaskPlan
+from maskattn.plan import PlanLimits
 
 from . import limits
+
+MAX_MODEL_NAME_CHARS = 1024  # as maskattn.load_model: longer is no hub id, nor a folder a system can open
+MAX_FOCUS_DIGITS = 6
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,16 @@ class SharedState:
     focus: tuple[int, int] = (0, 0)
 
 
+def plan_limits() -> PlanLimits:
+    """Return the bounds on a plan from a browser: the server's plan size, token indices under its limit."""
+    return PlanLimits(max_token=limits.LIMITS.max_tokens - 1, max_json_chars=limits.LIMITS.max_plan_bytes)
+
+
+def _valid_text(text: str) -> str:
+    """Return ``text`` with any lone surrogate (not valid Unicode, unsendable to a browser) replaced by �."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def pack_plan(plan: MaskPlan) -> str:
     """Return the plan as compact, URL-safe text (zlib + base64)."""
     raw = json.dumps(plan.to_dict(), separators=(",", ":")).encode()
@@ -30,6 +44,9 @@ def pack_plan(plan: MaskPlan) -> str:
 
 def unpack_plan(packed: str) -> MaskPlan:
     """Return the plan packed by ``pack_plan``; anything malformed raises ValueError."""
+    # zlib never grows a plan by more than a few bytes, base64 by a third: a longer link holds no valid plan.
+    if len(packed) > 2 * limits.LIMITS.max_plan_bytes:
+        raise ValueError(f"the plan in the link is larger than {limits.LIMITS.max_plan_bytes // 1000} kB")
     try:
         data = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
         raw = zlib.decompressobj().decompress(data, limits.LIMITS.max_plan_bytes + 1)
@@ -37,7 +54,7 @@ def unpack_plan(packed: str) -> MaskPlan:
         raise ValueError(f"the plan in the link is damaged ({err})") from None
     if len(raw) > limits.LIMITS.max_plan_bytes:
         raise ValueError(f"the plan in the link is larger than {limits.LIMITS.max_plan_bytes // 1000} kB")
-    return MaskPlan.from_json(raw)
+    return MaskPlan.from_json(raw, plan_limits())
 
 
 def to_query_params(state: SharedState) -> dict[str, str]:
@@ -53,10 +70,14 @@ def to_query_params(state: SharedState) -> dict[str, str]:
 def from_query_params(params: dict[str, str], default_text: str) -> tuple[SharedState, list[str]]:
     """Return the state a link describes and the problems found (bad parts fall back to defaults)."""
     problems = []
-    text = params.get("text", default_text)[: limits.LIMITS.max_text_chars] or default_text
+    text = _valid_text(params.get("text", default_text)[: limits.LIMITS.max_text_chars]) or default_text
     model = params.get("model", DEFAULT_MODEL_ID).strip() or DEFAULT_MODEL_ID
     if model != DEFAULT_MODEL_ID and not limits.LIMITS.allow_custom_models:
-        problems.append(f"the model {model!r} (this server serves only the bundled model)")
+        problems.append(f"the model {model[:80]!r} (this server serves only the bundled model)")
+        model = DEFAULT_MODEL_ID
+    elif len(model) > MAX_MODEL_NAME_CHARS or not model.isprintable() or _valid_text(model) != model:
+        shown = repr(model[:60]) + ("…" if len(model) > 60 else "")
+        problems.append(f"the model {shown} (not a hub id or folder: too long, or not printable text)")
         model = DEFAULT_MODEL_ID
     plan = MaskPlan()
     if params.get("plan"):
@@ -67,12 +88,14 @@ def from_query_params(params: dict[str, str], default_text: str) -> tuple[Shared
     focus = (0, 0)
     if params.get("focus"):
         try:
-            layer, head = (int(x) for x in params["focus"].split("."))
-            if layer < 0 or head < 0:
+            parts = params["focus"].split(".")
+            if len(parts) != 2 or not all(
+                p.isascii() and p.isdigit() and len(p) <= MAX_FOCUS_DIGITS for p in parts
+            ):
                 raise ValueError
-            focus = (layer, head)
+            focus = (int(parts[0]), int(parts[1]))
         except ValueError:
-            problems.append(f"the focus {params['focus']!r} in the link is not 'layer.head'")
+            problems.append(f"the focus {params['focus'][:40]!r} in the link is not 'layer.head'")
     return SharedState(text, model, plan, focus), problems
 
 
@@ -81,4 +104,4 @@ def read_plan_file(data: bytes) -> MaskPlan:
     limit = limits.LIMITS.max_plan_bytes
     if len(data) > limit:
         raise ValueError(f"the plan file is larger than the limit of {limit // 1000} kB ({len(data)} bytes)")
-    return MaskPlan.from_json(data)
+    return MaskPlan.from_json(data, plan_limits())
