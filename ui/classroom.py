@@ -13,11 +13,11 @@ import streamlit as st
 from maskattn import MaskPlan
 from maskattn import figures as fig
 from maskattn.stepthrough import HeadTrace, trace_head
+from ui import frame
 from ui.models import get_model
 from ui.share import SharedState, to_query_params
 from ui.theme import figure_theme
 
-EXPLORER_PAGE = "app_pages/explorer.py"
 EXPLORER_URL_PATH = "./"  # the Explorer is the default page, served at the root
 # The Explorer reads its link only when its state is empty; this is the key its init checks.
 EXPLORER_STATE_KEY = "ex_plan"
@@ -90,7 +90,7 @@ def open_in_explorer(
     """
     if st.button(label, key=key, icon=":material/open_in_new:"):
         st.session_state.pop(EXPLORER_STATE_KEY, None)
-        st.switch_page(EXPLORER_PAGE, query_params=dict(params))
+        st.switch_page(frame.EXPLORER.path, query_params=dict(params))
     if share_label:
         st.caption(f"[{share_label}]({explorer_href(params)})")
 

@@ -138,8 +138,8 @@ def test_text_the_vocabulary_does_not_know_gets_a_hint(app):
 def test_text_survives_a_visit_to_another_page(app):
     at = no_exceptions(app.run())
     at.text_area(key="ex_text").input("Come back to me.").run()
-    at.switch_page("app_pages/learn.py").run()
-    at.switch_page("app_pages/explorer.py").run()
+    at.switch_page("pages/learn.py").run()
+    at.switch_page("pages/explorer.py").run()
     no_exceptions(at)
     assert at.text_area(key="ex_text").value == "Come back to me."
 

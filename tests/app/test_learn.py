@@ -9,7 +9,7 @@ from ui.lessons import tr
 from ui.lessons.content import EXERCISES, FORMULAS, MISTAKES
 
 APP = "../../app.py"
-PAGE = "app_pages/learn.py"
+PAGE = "pages/learn.py"
 
 
 def open_learn(**query_params: str) -> AppTest:

@@ -14,7 +14,7 @@ from ui.markdown import escape
 from ui.sidebar import CUSTOM as CUSTOM_MODEL
 
 APP = "../../app.py"
-PAGE = "app_pages/mask_lab.py"
+PAGE = "pages/mask_lab.py"
 TIMEOUT = 120
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from maskattn import figures as fig
-from ui import classroom
+from ui import classroom, frame
 from ui.i18n import language_switch
 from ui.lessons import Language, tr
 from ui.lessons.content import (
@@ -15,8 +15,6 @@ from ui.lessons.content import (
     mistakes_markdown,
     summarize_seed_example,
 )
-
-MASK_LAB_PAGE = "app_pages/mask_lab.py"
 
 
 def formulas(name: str) -> None:
@@ -51,7 +49,7 @@ def mistakes(lang: Language) -> None:
     st.subheader(tr("learn.formula2.title", lang))
     formulas("formula2")
     st.markdown(tr("learn.formula2.body", lang))
-    st.page_link(MASK_LAB_PAGE, label=tr("learn.formula2.link", lang), icon=":material/science:")
+    st.page_link(frame.MASK_LAB.path, label=tr("learn.formula2.link", lang), icon=":material/science:")
 
 
 def seed_example(lang: Language) -> None:
@@ -120,6 +118,7 @@ def exercises(lang: Language) -> None:
 
 
 def main() -> None:
+    frame.render()
     lang = language_switch()
     st.title(tr("learn.title", lang))
     st.markdown(tr("learn.intro", lang))

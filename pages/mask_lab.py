@@ -16,7 +16,7 @@ from maskattn.stepthrough import (
     random_inputs,
     seeded_module,
 )
-from ui import classroom
+from ui import classroom, frame
 from ui.i18n import language_switch
 from ui.lessons import Language, tr
 from ui.lessons.content import describe_finding
@@ -32,6 +32,11 @@ DEFAULT_TEXT = "The cat sat on the mat."
 MAX_TRACE_TOKENS = 32
 PRESET_BUTTONS = tuple(PRESETS)  # "full" first: it is the Clear button
 INVERT = "invert"
+# The widget values this page keeps when people leave it and come back (ui.frame).
+KEEPS = (
+    "ml_view", "ml_source", "ml_heads", "ml_head", "ml_seed", "ml_length", "ml_text",
+    "ml_tr_text", "ml_tr_layer", "ml_tr_head", "ml_tr_preset", "ml_tr_block",
+)  # fmt: skip
 
 
 # -- state
@@ -441,6 +446,7 @@ def trace_figures(trace, explorer_weights: torch.Tensor, model_name: str, lang: 
 
 
 def main() -> None:
+    frame.render(KEEPS)
     init_state()
     lang = language_switch()
     st.title(tr("lab.title", lang))

@@ -11,7 +11,7 @@ import torch
 
 from maskattn import PRESETS, MaskPlan
 from maskattn import figures as fig
-from ui import editing, limits
+from ui import editing, frame, limits
 from ui.exports import attentions_npz
 from ui.markdown import code, escape
 from ui.models import active_model, run_cached
@@ -29,6 +29,8 @@ EXAMPLES = [
     "The trophy does not fit in the suitcase because it is too big.",
 ]
 HISTORY_LIMIT = 50
+# The widget values this page keeps when people leave it and come back (ui.frame).
+KEEPS = ("ex_text", "ex_scope", "ex_preset", "ex_gate_value")
 TABS = ["Overview", "Before / after", "Effect", "Plan & share"]
 LOCKED_WORDS = replace(ATTENTION_WORDS, marked="blocked by a rule")
 # The figures have fixed pixel sizes, and Streamlit squeezes a wider one into its column, which leaves the
@@ -522,6 +524,7 @@ def recompute_badge(result, num_layers: int, *, cached: bool) -> str:
 
 
 def main() -> None:
+    frame.render(KEEPS)
     init_state()
     st.title("Explorer")
     for problem in st.session_state.pop("ex_link_problems", []):
