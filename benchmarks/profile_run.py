@@ -148,6 +148,7 @@ def profile_explorer(num_tokens: int = 128, reruns: int = 5) -> dict:
 
     from maskattn import MaskPlan, rule
     from maskattn.loading import default_model_path
+    from ui.page_state import EXPLORER_KEY
 
     # Setting session state from the test thread makes Streamlit warn "missing ScriptRunContext" each time.
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
@@ -162,7 +163,8 @@ def profile_explorer(num_tokens: int = 128, reruns: int = 5) -> dict:
     def edit(i: int) -> None:
         # A new one-cell paint each time, so every rerun recomputes (no cache hit), like a browser paint.
         cell = [1 + i % (num_tokens - 2), 1 + (3 * i + 1) % (num_tokens - 2)]
-        app.session_state["ex_plan"] = MaskPlan((rule([0], [0], block={"cells": [cell]}, label="paint"),))
+        plan = MaskPlan((rule([0], [0], block={"cells": [cell]}, label="paint"),))
+        app.session_state[EXPLORER_KEY] = app.session_state[EXPLORER_KEY].with_plan(plan)
         app.run()
 
     edit(0)
