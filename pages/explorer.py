@@ -9,7 +9,7 @@ import streamlit as st
 
 from maskattn import PRESETS, MaskPlan
 from maskattn import figures as fig
-from ui import editing, frame, limits, presets
+from ui import editing, frame, limits, presets, run_words
 from ui.exports import attentions_npz, figure_html
 from ui.markdown import code, escape
 from ui.models import active_model, run_cached
@@ -302,29 +302,16 @@ def effect_tab(model, result) -> None:
     if result.embedding_cosine is not None:
         st.metric(
             "Sentence embedding: cosine to unmasked",
-            shown_number(result.embedding_cosine),
+            run_words.shown_number(result.embedding_cosine),
             help="Mean-pooled last hidden state, as sentence-transformers does. 1 = unchanged.",
         )
     if result.kl_divergence is not None:
-        st.metric("KL(unmasked ‖ masked) of the predictions", f"{shown_number(result.kl_divergence)} nats")
+        st.metric(
+            "KL(unmasked ‖ masked) of the predictions", f"{run_words.shown_number(result.kl_divergence)} nats"
+        )
     if result.predictions:
-        rows = []
-        for before, after in zip(result.baseline_predictions, result.predictions, strict=True):
-            for rank, (tb, pb, ta, pa) in enumerate(
-                zip(before.tokens, before.probs, after.tokens, after.probs, strict=True), start=1
-            ):
-                rows.append(
-                    {
-                        "position": after.position,
-                        "rank": rank,
-                        "unmasked": tb,
-                        "p (unmasked)": round(pb, 4),
-                        "masked": ta,
-                        "p (masked)": round(pa, 4),
-                    }
-                )
         st.caption("Top predictions (causal: the next token; masked LM: the [MASK] positions).")
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.dataframe(run_words.prediction_rows(result), hide_index=True, width="stretch")
     change = result.token_change.numpy()
     st.plotly_chart(
         fig.token_change_figure(
@@ -397,34 +384,6 @@ def import_plan(model, result, data: bytes, source: str) -> None:
     st.rerun()
 
 
-def shown_number(value: float) -> str:
-    """Return ``value`` to four decimals; "n/a" rather than NaN or inf on screen."""
-    return f"{value:.4f}" if np.isfinite(value) else "n/a"
-
-
-def truncation_note(model, result) -> str:
-    """Return the note saying how many tokens were cut off the end of the text, and which limit cut them."""
-    limit = model.token_limit(limits.LIMITS.max_tokens)
-    why = "the model's maximum" if limit == model.max_length else "this server's limit"
-    return (
-        f"The text is longer than {limit} tokens ({why}): its last {result.dropped_tokens} token(s) were "
-        "dropped, and everything shown is for the first part."
-    )
-
-
-def recompute_badge(result, num_layers: int, *, cached: bool) -> str:
-    """Return the badge text saying how the attentions on screen were computed, and how fast."""
-    if cached:
-        return "⚡ cached"
-    if result.recomputed_from >= num_layers:
-        return f"⚡ {result.seconds * 1000:.0f} ms (unmasked run)"
-    if result.recomputed_from > 0:
-        return (
-            f"⚡ {result.seconds * 1000:.0f} ms (layers {result.recomputed_from}–{num_layers - 1} recomputed)"
-        )
-    return f"⚡ {result.seconds * 1000:.0f} ms forward"
-
-
 # -- page
 
 
@@ -456,13 +415,13 @@ def main() -> None:
     focus = focus_controls(model)
     sync_link(model.name)
 
-    badge = recompute_badge(result, model.num_layers, cached=run.hit)
+    badge = run_words.recompute_badge(result, model.num_layers, cached=run.hit)
     st.caption(
         f"{badge} · {result.num_tokens} tokens · {code(model.name)} on `{model.device}` · "
         f"{len(plan.rules)} rule(s)"
     )
     if result.truncated:
-        st.warning(truncation_note(model, result))
+        st.warning(run_words.truncation_note(model, result, limits.LIMITS.max_tokens))
     unknown = model.tokenizer.unk_token
     if unknown and result.tokens.count(unknown) * 4 > result.num_tokens:
         st.info(

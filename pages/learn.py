@@ -22,23 +22,16 @@ def formulas(name: str) -> None:
         st.latex(formula)
 
 
+THEORY = ("attention", "masking", "blocked", "multihead")  # sections 1–4: a title, formulas, a text
+
+
 def theory(lang: Language) -> None:
-    st.subheader(tr("learn.attention.title", lang))
-    formulas("attention")
-    st.markdown(tr("learn.attention.body", lang))
-
-    st.subheader(tr("learn.masking.title", lang))
-    formulas("masking")
-    st.markdown(tr("learn.masking.body", lang))
-    st.info(tr("learn.masking.polarity", lang))
-
-    st.subheader(tr("learn.blocked.title", lang))
-    formulas("blocked")
-    st.markdown(tr("learn.blocked.body", lang))
-
-    st.subheader(tr("learn.multihead.title", lang))
-    formulas("multihead")
-    st.markdown(tr("learn.multihead.body", lang))
+    for name in THEORY:
+        st.subheader(tr(f"learn.{name}.title", lang))
+        formulas(name)
+        st.markdown(tr(f"learn.{name}.body", lang))
+        if name == "masking":
+            st.info(tr("learn.masking.polarity", lang))
 
 
 def mistakes(lang: Language) -> None:

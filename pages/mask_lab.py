@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from maskattn import DEFAULT_MODEL_ID, PRESETS, MaskPlan, ModelLoadError, rule
+from maskattn import DEFAULT_MODEL_ID, PRESETS, ModelLoadError
 from maskattn import figures as fig
-from maskattn.stepthrough import SEMANTICS, Finding, HeadTrace, random_inputs
+from maskattn.stepthrough import SEMANTICS, HeadTrace, random_inputs
 from ui import classroom, frame, limits
 from ui.classroom import LabInputs
 from ui.i18n import language_switch
 from ui.lessons import Language, tr
-from ui.lessons.content import describe_finding
+from ui.lessons.content import findings_markdown
 from ui.markdown import escape
 from ui.models import active_model, run_cached
 from ui.page_state import LAB_BLOCKED_KEY, fitted_blocked, preset_blocked
@@ -230,39 +230,7 @@ def semantics_view(lang: Language) -> None:
                 classroom.show_figure(figure, key=f"ml_outputs_{semantics}")
 
 
-def findings_markdown(findings: list[Finding], labels: list[str], lang: Language) -> str:
-    """Return the findings as a Markdown list; only the worst row also explains where its mass went."""
-    lines: list[str] = []
-    explained = False
-    for finding in findings:
-        sentence = describe_finding(finding, labels, lang)
-        if finding.kind == "blocked_mass":
-            if not explained:
-                lines[-1] += " " + sentence
-            explained = True
-            continue
-        lines.append(f"- {sentence}")
-    return "\n".join(lines)
-
-
 # -- step through a real head
-
-
-def trace_plan(layer: int, head: int, preset: str, blocked_keys: list[int]) -> MaskPlan:
-    """Return the plan that gives only (layer, head) the preset and the blocked keys."""
-    if preset == "full" and not blocked_keys:
-        return MaskPlan()
-    return MaskPlan(
-        (
-            rule(
-                [layer],
-                [head],
-                allow=None if preset == "full" else {"preset": preset},
-                block={"keys": sorted(blocked_keys)} if blocked_keys else None,
-                label="Mask Lab",
-            ),
-        )
-    )
 
 
 def clamp_state(key: str, upper: int) -> None:
@@ -307,7 +275,7 @@ def trace_view(lang: Language) -> None:
         key="ml_tr_block",
         format_func=lambda i: f"{i} {labels[i]}",
     )
-    plan = trace_plan(layer, head, preset, blocked_keys)
+    plan = classroom.trace_plan(layer, head, preset, blocked_keys)
     try:
         trace = classroom.cached_trace(model.name, text, plan.key(), layer, head)
         explorer_weights = run_cached(model.name, text, plan.key()).attentions[layer, head]

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from maskattn import DEFAULT_MODEL_ID, MaskPlan
+from maskattn import DEFAULT_MODEL_ID, MaskPlan, rule
 from maskattn import figures as fig
 from maskattn.stepthrough import (
     HeadTrace,
@@ -118,3 +118,20 @@ def open_in_explorer(
 def to_explorer_params(text: str, model: str, plan: MaskPlan, focus: tuple[int, int]) -> dict[str, str]:
     """Return the Explorer's URL query parameters for this text, model, plan and focused head."""
     return to_query_params(SharedState(text, model, plan, focus))
+
+
+def trace_plan(layer: int, head: int, preset: str, blocked_keys: list[int]) -> MaskPlan:
+    """Return the plan that gives only (layer, head) the preset and the blocked keys."""
+    if preset == "full" and not blocked_keys:
+        return MaskPlan()
+    return MaskPlan(
+        (
+            rule(
+                [layer],
+                [head],
+                allow=None if preset == "full" else {"preset": preset},
+                block={"keys": sorted(blocked_keys)} if blocked_keys else None,
+                label="Mask Lab",
+            ),
+        )
+    )

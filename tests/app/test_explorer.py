@@ -24,6 +24,18 @@ def test_hidden_tabs_are_not_built(app):
     assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["ex_focus_fig"]
 
 
+def test_badge_says_cached_exactly_when_the_run_came_from_the_cache(app):
+    app.query_params["text"] = "A sentence no other test runs, for the cache badge."
+    at = no_exceptions(app.run())
+    assert "(unmasked run)" in caption_text(at) and "cached" not in caption_text(at)
+    at.run()  # the same text and plan again: served from the run cache
+    assert "⚡ cached" in caption_text(no_exceptions(at))
+    at.session_state[EXPLORER_KEY] = at.session_state[EXPLORER_KEY].with_plan(
+        MaskPlan((rule([5], [0], block={"keys": [1]}, label="paint"),))
+    )
+    assert "layers 5–5 recomputed" in caption_text(no_exceptions(at.run()))
+
+
 def test_default_page_runs_the_bundled_model(app):
     at = no_exceptions(app.run())
     assert at.title[0].value == "Explorer"

@@ -7,14 +7,14 @@ at 800 px width to ``artifacts/screenshots/classroom-*.png``.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from maskattn.figures import PRESENTATION_THEME
-from tests.e2e.browser import IDLE_JS
+from tests.e2e.browser import IDLE_JS, after_rerun, wait_still
+from tests.e2e.painter_driver import PainterDriver
 
 pytestmark = pytest.mark.slow
 
@@ -75,9 +75,8 @@ class Classroom:
         return self.page.locator("h1").first.inner_text().strip()
 
     def click_text(self, text: str) -> None:
-        self.page.get_by_text(text, exact=True).first.click()
-        time.sleep(0.2)  # let the click start its rerun before waiting for idle
-        self.idle()
+        """Click the control labelled ``text`` and wait for the rerun it starts to finish."""
+        after_rerun(self.page, self.page.get_by_text(text, exact=True).first.click, UPDATE_TIMEOUT_MS)
 
     def trace(self, key: str, name: str) -> np.ndarray | None:
         z = self.page.evaluate(_TRACE_JS, [key, name])
@@ -88,17 +87,16 @@ class Classroom:
     def shot(self, save_screenshot, name: str, anchor: str | None = None) -> Path:
         if anchor is not None:
             self.page.get_by_text(anchor, exact=True).first.scroll_into_view_if_needed()
-            time.sleep(0.5)
-        time.sleep(0.8)  # plotly draws after the script is idle
+        wait_still(self.page, UPDATE_TIMEOUT_MS)  # plotly draws after the script is idle
         self.check_clean()
         return save_screenshot(self.page, f"classroom-{name}")
 
     def presentation(self, on: bool = True) -> None:
         toggle = self.page.locator(".st-key-presentation input")
         if toggle.is_checked() != on:
-            self.page.get_by_text("Presentation mode", exact=True).click()
-            time.sleep(0.2)
-            self.idle()
+            after_rerun(
+                self.page, self.page.get_by_text("Presentation mode", exact=True).click, UPDATE_TIMEOUT_MS
+            )
         # The projector CSS hides Streamlit's toolbar: wait for it, so screenshots show the restyled page.
         self.page.locator('[data-testid="stToolbar"]').wait_for(state="hidden" if on else "visible")
 
@@ -106,17 +104,6 @@ class Classroom:
 @pytest.fixture
 def classroom(page, streamlit_server) -> Classroom:
     return Classroom(page, streamlit_server(APP))
-
-
-def painter_cell(page, key: str, row: int, col: int) -> tuple[float, float]:
-    root = page.locator(f".st-key-{key} [data-testid='grid-painter']")
-    canvas = page.locator(f".st-key-{key} canvas")
-    canvas.scroll_into_view_if_needed()
-    time.sleep(0.3)
-    box = canvas.bounding_box()
-    cell = float(root.get_attribute("data-cell"))
-    left, top = float(root.get_attribute("data-grid-left")), float(root.get_attribute("data-grid-top"))
-    return box["x"] + left + (col + 0.5) * cell, box["y"] + top + (row + 0.5) * cell
 
 
 def test_mask_lab_three_semantics(classroom, save_screenshot):
@@ -139,7 +126,7 @@ def test_mask_lab_three_semantics(classroom, save_screenshot):
     classroom.shot(save_screenshot, "mask-lab-en-weights", anchor="Head 0: attention weights")
 
     # Paint one more cell: query x5 may no longer attend to key x0.
-    page.mouse.click(*painter_cell(page, "ml_painter", 5, 0))
+    PainterDriver(page, "ml_painter", timeout_ms=UPDATE_TIMEOUT_MS).click_cell(5, 0)
     page.get_by_text("16 of 36 cells blocked", exact=False).first.wait_for(timeout=UPDATE_TIMEOUT_MS)
     classroom.idle()
     correct = classroom.trace("ml_weights_pre_softmax", "weights")
