@@ -23,19 +23,6 @@ IDLE_JS = """
 # Resolves on the browser's next animation frame: the pace of polling a value only Python can judge.
 NEXT_FRAME_JS = "() => new Promise((resolve) => requestAnimationFrame(() => resolve(true)))"
 
-# Counts the script runs that started since the page loaded (``window.__runs``), installed once per page.
-COUNT_RUNS_JS = """
-() => {
-  if (window.__runs !== undefined) return window.__runs;
-  window.__runs = 0;
-  const app = document.querySelector('[data-testid="stApp"]');
-  new MutationObserver(() => {
-    if (app.dataset.testScriptState === 'running') window.__runs += 1;
-  }).observe(app, { attributes: true, attributeFilter: ['data-test-script-state'] });
-  return 0;
-}
-"""
-
 # True once the page's layout holds still: the scroll position, the size of the main block and every
 # plotly figure's drawn size unchanged over several animation frames (``window.__still`` counts them).
 STILL_JS = """
@@ -67,14 +54,6 @@ def poll(page, read, ok, what: str, timeout_s: float):
             return value
         page.evaluate(NEXT_FRAME_JS)
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; last value:\n{value}")
-
-
-def after_rerun(page, action, timeout_ms: float) -> None:
-    """Do ``action()``, then wait until a script run it started has finished (not just any idle moment)."""
-    before = page.evaluate(COUNT_RUNS_JS)
-    action()
-    page.wait_for_function("(n) => window.__runs > n", arg=before, timeout=timeout_ms)
-    page.wait_for_function(IDLE_JS, timeout=timeout_ms)
 
 
 def wait_still(page, timeout_ms: float, frames: int = 5) -> None:

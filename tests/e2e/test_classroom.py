@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from maskattn.figures import PRESENTATION_THEME
-from tests.e2e.browser import IDLE_JS, after_rerun, wait_still
+from tests.e2e.browser import IDLE_JS, wait_still
 from tests.e2e.painter_driver import PainterDriver
 
 pytestmark = pytest.mark.slow
@@ -74,9 +74,15 @@ class Classroom:
     def title(self) -> str:
         return self.page.locator("h1").first.inner_text().strip()
 
-    def click_text(self, text: str) -> None:
-        """Click the control labelled ``text`` and wait for the rerun it starts to finish."""
-        after_rerun(self.page, self.page.get_by_text(text, exact=True).first.click, UPDATE_TIMEOUT_MS)
+    def click_text(self, text: str, then, timeout: int = UPDATE_TIMEOUT_MS) -> None:
+        """Click the control labelled ``text``; wait until ``then`` shows and the run is over.
+
+        ``then`` is a locator for what the click's rerun draws: waiting for it (not for a moment of idle,
+        which may come before the rerun starts) is what tells the click has taken effect.
+        """
+        self.page.get_by_text(text, exact=True).first.click()
+        then.wait_for(timeout=timeout)
+        self.idle(timeout)
 
     def trace(self, key: str, name: str) -> np.ndarray | None:
         z = self.page.evaluate(_TRACE_JS, [key, name])
@@ -94,11 +100,10 @@ class Classroom:
     def presentation(self, on: bool = True) -> None:
         toggle = self.page.locator(".st-key-presentation input")
         if toggle.is_checked() != on:
-            after_rerun(
-                self.page, self.page.get_by_text("Presentation mode", exact=True).click, UPDATE_TIMEOUT_MS
-            )
-        # The projector CSS hides Streamlit's toolbar: wait for it, so screenshots show the restyled page.
+            self.page.get_by_text("Presentation mode", exact=True).click()
+        # The projector CSS hides Streamlit's toolbar: the rerun's output has arrived once it is gone.
         self.page.locator('[data-testid="stToolbar"]').wait_for(state="hidden" if on else "visible")
+        wait_still(self.page, UPDATE_TIMEOUT_MS)  # the run is over and the figures are redrawn
 
 
 @pytest.fixture
@@ -133,20 +138,16 @@ def test_mask_lab_three_semantics(classroom, save_screenshot):
     assert np.isnan(correct[5, 0]) and not np.isnan(correct[5, 1])
 
     # A preset pill replaces the mask; Clear leaves nothing blocked.
-    classroom.click_text("Clear")
-    page.get_by_text("Nothing is blocked yet", exact=False).wait_for(timeout=UPDATE_TIMEOUT_MS)
-    classroom.click_text("Sliding window")
-    page.get_by_text("12 of 36 cells blocked", exact=False).first.wait_for(timeout=UPDATE_TIMEOUT_MS)
+    classroom.click_text("Clear", page.get_by_text("Nothing is blocked yet", exact=False))
+    classroom.click_text("Sliding window", page.get_by_text("12 of 36 cells blocked", exact=False).first)
     classroom.check_clean()
 
 
 def test_mask_lab_step_through(classroom, save_screenshot):
     classroom.open("mask_lab")
-    classroom.click_text("Step through a real head")
     page = classroom.page
-    page.get_by_text("These weights are the ones the Explorer shows", exact=False).wait_for(
-        timeout=LOAD_TIMEOUT_MS
-    )
+    checked = page.get_by_text("These weights are the ones the Explorer shows", exact=False)
+    classroom.click_text("Step through a real head", checked, timeout=LOAD_TIMEOUT_MS)
     # The default step-through blocks the key "cat" (index 2): drawn as the overlay, the rest renormalised.
     weights = classroom.trace("ml_tr_weights", "weights")
     assert np.isnan(weights[:, 2]).all() and not np.isnan(np.delete(weights, 2, axis=1)).any()
@@ -158,9 +159,8 @@ def test_mask_lab_step_through(classroom, save_screenshot):
 
 def test_mask_lab_in_chinese_and_presentation_mode(classroom, save_screenshot):
     classroom.open("mask_lab")
-    classroom.click_text("中文")
     page = classroom.page
-    page.get_by_role("heading", name="掩码实验室").wait_for(timeout=UPDATE_TIMEOUT_MS)
+    classroom.click_text("中文", page.get_by_role("heading", name="掩码实验室"))
     assert "lang=zh" in page.url
     assert page.get_by_text("正确的掩码").first.is_visible()
     classroom.shot(save_screenshot, "mask-lab-zh")
@@ -170,8 +170,7 @@ def test_mask_lab_in_chinese_and_presentation_mode(classroom, save_screenshot):
     size = page.evaluate(_FONT_JS, "ml_rowsums")
     assert size == PRESENTATION_THEME.font_size
     classroom.shot(save_screenshot, "mask-lab-zh-presentation")
-    classroom.click_text("EN")
-    page.get_by_role("heading", name="Mask Lab").wait_for(timeout=UPDATE_TIMEOUT_MS)
+    classroom.click_text("EN", page.get_by_role("heading", name="Mask Lab"))
     classroom.shot(save_screenshot, "mask-lab-en-presentation")
 
 
