@@ -4,7 +4,7 @@ Per edit the Explorer rebuilds the overview of every head and the focused head's
 plotly JSON (``len(fig.to_json())`` bytes, what Streamlit forwards); the painter gets its own JSON payload
 (``ui.painter_codec.painter_payload``). The page's two downloads (the focused figure as standalone HTML, the
 attentions as ``.npz``) are listed too: what a click costs, and what every edit cost while the page built
-them eagerly. Figures are built the way ``app_app_pages/explorer.py`` builds them.
+them eagerly. Figures are built the way ``pages/explorer.py`` builds them.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ FOCUS = (0, 0)  # the busy plan paints cells on layer 0, so its focus figure sho
 
 
 def _npz_bytes(attentions: np.ndarray, tokens: list[str], plan_json: str) -> bytes:
-    """Return the ``.npz`` the Explorer offers for download (as ``app_app_pages/explorer.py`` builds it)."""
+    """Return the ``.npz`` the Explorer offers for download (as ``pages/explorer.py`` builds it)."""
     buffer = io.BytesIO()
     np.savez_compressed(buffer, attentions=attentions, tokens=np.array(tokens), plan_json=np.array(plan_json))
     return buffer.getvalue()

@@ -4,7 +4,7 @@
   parsing and compilation, the forward and its attention kernel, attentions to CPU, result building, the
   effect against the cached baseline), in ms per run and share of the whole run.
 - ``ops``: torch.profiler's top operators by self CPU time, for our forward and for HF eager with attentions.
-- ``explorer``: the Explorer page script (``app_app_pages/explorer.py``) rerun under Streamlit's ``AppTest``
+- ``explorer``: the Explorer page script (``pages/explorer.py``) rerun under Streamlit's ``AppTest``
   after a one-cell plan edit, like a paint; the script thread is profiled and its time split by the page's
   sections. This is the server side of an edit (no browser, no websocket).
 
@@ -29,7 +29,7 @@ from benchmarks.texts import text_of_tokens
 from benchmarks.timing import percentile
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EXPLORER = "explorer.py"  # the page script: app_app_pages/explorer.py (app_pages/explorer.py before it moved)
+EXPLORER = "explorer.py"  # the page script: pages/explorer.py
 _PAGE = "/" + EXPLORER  # how its functions' file names end
 
 # label -> (path suffix, function name); nested labels are parts of the one above them.
@@ -141,15 +141,6 @@ def _top_ops(call: Callable[[], object], runs: int = 5, top: int = 12) -> list[d
     ]
 
 
-def explorer_script() -> Path:
-    """Return the Explorer page script, wherever the app keeps its pages."""
-    for folder in ("app_pages", "pages"):
-        path = REPO_ROOT / folder / EXPLORER
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"no {EXPLORER} in app_pages/ or pages/ under {REPO_ROOT}")
-
-
 def profile_explorer(num_tokens: int = 128, reruns: int = 5) -> dict:
     """Return the Explorer script's rerun time after a one-cell edit, split by the page's sections."""
     from streamlit.testing.v1 import AppTest
@@ -157,11 +148,13 @@ def profile_explorer(num_tokens: int = 128, reruns: int = 5) -> dict:
 
     from maskattn import MaskPlan, rule
     from maskattn.loading import default_model_path
+    from ui.page_state import EXPLORER_KEY
 
     # Setting session state from the test thread makes Streamlit warn "missing ScriptRunContext" each time.
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
     text = text_of_tokens(AutoTokenizer.from_pretrained(default_model_path()), num_tokens)
-    app = AppTest.from_file(str(explorer_script()), default_timeout=600)
+    # The entry point: the Explorer is its default page, and the pages draw links relative to it.
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=600)
     app.query_params["text"] = text
     app.run()
     if app.exception:
@@ -170,7 +163,8 @@ def profile_explorer(num_tokens: int = 128, reruns: int = 5) -> dict:
     def edit(i: int) -> None:
         # A new one-cell paint each time, so every rerun recomputes (no cache hit), like a browser paint.
         cell = [1 + i % (num_tokens - 2), 1 + (3 * i + 1) % (num_tokens - 2)]
-        app.session_state["ex_plan"] = MaskPlan((rule([0], [0], block={"cells": [cell]}, label="paint"),))
+        plan = MaskPlan((rule([0], [0], block={"cells": [cell]}, label="paint"),))
+        app.session_state[EXPLORER_KEY] = app.session_state[EXPLORER_KEY].with_plan(plan)
         app.run()
 
     edit(0)

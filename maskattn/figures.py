@@ -198,11 +198,13 @@ def _matrix_frame(
     theme: Theme,
     title: str,
     axis_titles: tuple[str, str],
+    colorbar: bool = True,
 ) -> dict[str, Any]:
     """Return width, height and margins that fit an R x C grid of ``cell`` px plus labels and a colour bar.
 
-    Plotly places the colour bar at the right edge of the whole figure, so the figure must be only as wide
-    as the square cells need (in Streamlit: ``width="content"``), or the bar floats far from the matrix.
+    Plotly places the colour bar at the right edge of the whole figure, so the figure must be shown at this
+    width (not stretched to its container), or the bar floats far from the matrix. Without ``colorbar`` the
+    right margin is only the room the last column label needs.
     """
     longest_row = max((_text_px(t, theme) for t in row_ticks), default=0.0)
     longest_col = max((_text_px(t, theme) for t in col_ticks), default=0.0)
@@ -211,13 +213,47 @@ def _matrix_frame(
     left = longest_row + theme.px(10) + (theme.font_size * 1.8 if axis_titles[0] else 0)
     bottom += theme.px(10) + (theme.font_size * 1.8 if axis_titles[1] else 0)
     top = theme.px(40 if title else 14)
-    right = theme.px(12) + theme.px(12) + _text_px("-0.00", theme) + theme.font_size * 2.2  # colour bar
+    right = theme.px(12)
+    if colorbar:
+        right += theme.px(12) + _text_px("-0.00", theme) + theme.font_size * 2.2
     margin = {"l": round(left), "r": round(right), "t": top, "b": round(bottom)}
     return {
         "width": round(n_cols * cell + left + right),
         "height": round(n_rows * cell + top + bottom),
         "margin": margin,
     }
+
+
+def _fitted_frame(
+    n_rows: int,
+    n_cols: int,
+    cell: float,
+    ticks: tuple[list[str], list[str]],
+    theme: Theme,
+    title: str,
+    axis_titles: tuple[str, str],
+    colorbar: bool,
+    max_width: int | None,
+) -> tuple[float, int, dict[str, Any]]:
+    """Return ``(cell, tick stride, frame)``, the cell shrunk so the frame is at most ``max_width`` px wide.
+
+    Only the cells shrink: labels and the colour bar keep their size (the side margins do not depend on the
+    cell size, so one correction fits exactly).
+    """
+
+    def frame(c: float) -> tuple[int, dict[str, Any]]:
+        stride = _tick_stride(c, theme.font_size)
+        layout = _matrix_frame(
+            n_rows, n_cols, c, ticks[0], ticks[1], (stride, stride), theme, title, axis_titles, colorbar
+        )
+        return stride, layout
+
+    stride, layout = frame(cell)
+    if max_width is not None and layout["width"] > max_width:
+        sides = layout["margin"]["l"] + layout["margin"]["r"]
+        cell = max(1.0, (max_width - sides) / n_cols)
+        stride, layout = frame(cell)
+    return cell, stride, layout
 
 
 def _cell_px(n_rows: int, n_cols: int, theme: Theme) -> float:
@@ -294,6 +330,7 @@ def overview_figure(
     pool: Literal["max", "mean"] = "max",
     zmax: float = 1.0,
     title: str = "",
+    max_width: int | None = None,
 ) -> go.Figure:
     """Return a grid of every head's attention (rows = layers, columns = heads) whose tiles can be clicked.
 
@@ -301,16 +338,15 @@ def overview_figure(
     with 72 panels alone costs ~240 ms). When T > ``thumb_px`` each head is pooled over square blocks
     (``pool`` "max" keeps sharp one-token patterns visible, "mean" keeps attention mass) to at most
     ``thumb_px`` cells per side. Heatmaps cannot be selected in plotly, so a second trace puts one large,
-    nearly invisible square marker on each tile centre with ``customdata=[layer, head]``; Streamlit's
-    ``st.plotly_chart(..., on_select="rerun", selection_mode="points")`` reports it as
-    ``event.selection.points[0]["customdata"]``. ``marked`` ``(L, H)`` bool outlines heads that carry a mask
+    nearly invisible square marker on each tile centre with ``customdata=[layer, head]`` (plain ints), which a
+    point selection reports. ``marked`` ``(L, H)`` bool outlines heads that carry a mask
     or a gate in the accent colour; ``focus=(layer, head)`` gets a thick dark outline. The colour scale is
     fixed at [0, ``zmax``] so heads stay comparable across edits. ``layout.meta`` records the geometry
     (``tile``: cells per side, ``gap``: cells between tiles, ``step``: tokens per cell).
 
-    The tile size is fixed in pixels, so show it with ``width="content"`` in Streamlit to keep the click
-    targets exactly on the tiles (a narrower container shrinks the tiles; clicks then still go to the nearest
-    tile centre).
+    The tile size is fixed in pixels (``theme.overview_tile_px``, smaller where the figure would be wider than
+    ``max_width``), so show the figure at its own width to keep the click targets exactly on the tiles (a
+    narrower container shrinks the tiles; clicks then still go to the nearest tile centre).
     """
     a = _as_float_array(attentions, "attentions", 4)  # (L, H, T, T)
     n_layers, n_heads, t_q, t_k = a.shape
@@ -352,8 +388,6 @@ def overview_figure(
     tiled[:, :n, :, :n] = thumbs.transpose(0, 2, 1, 3)  # (L, n, H, n)
     tiled = tiled.reshape(n_layers * stride, n_heads * stride)[:rows, :cols]  # (rows, cols)
 
-    tile_px = theme.px(theme.overview_tile_px)
-    cell_px = tile_px / n
     pad = gap  # frame around the outer tiles, room for their outlines
     margin = {
         "l": theme.px(34),
@@ -361,6 +395,11 @@ def overview_figure(
         "t": theme.px(28 + (26 if title else 0)),
         "b": theme.px(6),
     }
+    tile_px = theme.px(theme.overview_tile_px)
+    if max_width is not None:  # only the tiles shrink; the labels and the colour bar keep their room
+        fit = (max_width - margin["l"] - margin["r"]) * n / (cols + 2 * pad)
+        tile_px = max(1, min(tile_px, math.floor(fit)))
+    cell_px = tile_px / n
     plot_w = (cols + 2 * pad) * cell_px
     plot_h = (rows + 2 * pad) * cell_px
 
@@ -387,8 +426,8 @@ def overview_figure(
         y=(layer_idx * stride + centre).astype(np.float32),
         mode="markers",
         marker={"symbol": "square", "size": tile_px, "color": "rgba(0,0,0,0.02)", "line": {"width": 0}},
-        # Plain ints (not a numpy array): Streamlit hands customdata back as JSON, and a typed array would
-        # arrive as {"0": l, "1": h}.
+        # Plain ints (not a numpy array): a selection event hands customdata back as JSON, where a typed
+        # array would arrive as {"0": l, "1": h}.
         customdata=[[int(lyr), int(hd)] for lyr, hd in zip(layer_idx, head_idx, strict=True)],
         text=hover,
         hovertemplate="%{text}<br>click to focus<extra></extra>",
@@ -504,18 +543,20 @@ def _token_grid_figure(
     blocked_hover: str,
     title: str,
     theme: Theme,
+    size: _GridSize,
 ) -> go.Figure:
     t = values.shape[0]
     cats, ticks = _categories(tokens, t)
-    cell = _cell_px(t, t, theme)
-    main.update(x=cats, y=cats)
+    titles = ("query (attending)", "key (attended to)") if size.axis_titles else ("", "")
+    cell, stride, frame = _fitted_frame(
+        t, t, _cell_px(t, t, theme), (ticks, ticks), theme, title, titles, size.colorbar, size.max_width
+    )
+    main.update(x=cats, y=cats, showscale=size.colorbar)
     data: list[go.BaseTraceType] = [main]
     if blocked is not None and blocked.any():
         data += _blocked_traces(values, blocked, cats, blocked_hover, theme, cell)
-    stride = _tick_stride(cell, theme.font_size)
-    titles = ("query (attending)", "key (attended to)")
     layout = _base_layout(theme, title, height=0)
-    layout.update(_matrix_frame(t, t, cell, ticks, ticks, (stride, stride), theme, title, titles))
+    layout.update(frame)
     layout.update(
         hovermode="closest",
         xaxis=_category_axis(cats, ticks, stride, titles[1]) | {"constrain": "domain"},
@@ -523,6 +564,13 @@ def _token_grid_figure(
         | {"autorange": "reversed", "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
     )
     return go.Figure(data=data, layout=layout)
+
+
+@dataclass(frozen=True)
+class _GridSize:
+    colorbar: bool = True
+    axis_titles: bool = True
+    max_width: int | None = None
 
 
 def focus_figure(
@@ -533,12 +581,17 @@ def focus_figure(
     title: str = "",
     theme: Theme = DEFAULT_THEME,
     zmax: float | None = None,
+    colorbar: bool = True,
+    axis_titles: bool = True,
+    max_width: int | None = None,
 ) -> go.Figure:
     """Return one head's ``(T, T)`` attention weights as a heatmap with token labels on both axes.
 
     Queries run down (query 0 at the top), keys across; cells are square. ``allow`` ``(T, T)`` bool (True =
     may attend) draws blocked cells as a grey overlay (plus an 'x' for T <= 64) whose hover says "blocked".
-    ``zmax`` None scales colours to this head's largest weight; pass 1.0 for a fixed scale.
+    ``zmax`` None scales colours to this head's largest weight; pass 1.0 for a fixed scale. The figure is at
+    most ``max_width`` px wide (smaller cells); several heatmaps side by side on one scale stated once can
+    leave out the ``colorbar`` and the ``axis_titles``, giving the matrices the room.
     """
     w = _square_with_tokens(weights, tokens, "weights")  # (T, T)
     blocked = _blocked_from_allow(allow, w.shape)
@@ -566,6 +619,7 @@ def focus_figure(
         "query %{y} → key %{x}<br>blocked (weight %{z:.4f})<extra></extra>",
         title,
         theme,
+        _GridSize(colorbar, axis_titles, max_width),
     )
 
 
@@ -577,11 +631,12 @@ def difference_figure(
     allow: Any = None,
     title: str = "",
     theme: Theme = DEFAULT_THEME,
+    max_width: int | None = None,
 ) -> go.Figure:
     """Return ``after - before`` of one head as a heatmap on a diverging scale centred at 0.
 
     The colour range is symmetric (± the largest absolute change); hover shows before, after and the
-    difference. ``allow`` marks blocked cells as in ``focus_figure``.
+    difference. ``allow`` marks blocked cells and ``max_width`` bounds the width as in ``focus_figure``.
     """
     b = _square_with_tokens(before, tokens, "before")  # (T, T)
     a = _square_with_tokens(after, tokens, "after")  # (T, T)
@@ -613,6 +668,7 @@ def difference_figure(
         "query %{y} → key %{x}<br>blocked<br>diff %{z:+.4f}<extra></extra>",
         title,
         theme,
+        _GridSize(max_width=max_width),
     )
 
 
@@ -632,12 +688,15 @@ def matrix_figure(
     row_title: str = "",
     col_title: str = "",
     theme: Theme = DEFAULT_THEME,
+    colorbar: bool = True,
+    max_width: int | None = None,
 ) -> go.Figure:
     """Return a small heatmap of any 2-D matrix, titled with its shape ("Q (7 × 32)"), value on hover.
 
     Non-finite cells (the -inf scores of masked cells) are drawn in a distinct dark colour with hover
     "−∞" (and the text "−∞" in the cell when the matrix is at most 32 on a side), never as NaN.
     ``diverging`` centres a symmetric scale at 0; ``show_values`` writes each number (3 decimals) in its cell.
+    ``colorbar`` and ``max_width`` as in ``focus_figure``.
     """
     m = _as_float_array(matrix, "matrix", 2)  # (R, C)
     n_rows, n_cols = m.shape
@@ -663,6 +722,18 @@ def matrix_figure(
     cell = _cell_px(n_rows, n_cols, theme)
     if show_values:
         cell = max(cell, theme.px(theme.max_cell_px))  # room for "-0.123"
+    full_title = f"{title} ({n_rows} × {n_cols})"
+    cell, stride, frame = _fitted_frame(
+        n_rows,
+        n_cols,
+        cell,
+        (row_ticks, col_ticks),
+        theme,
+        full_title,
+        (row_title, col_title),
+        colorbar,
+        max_width,
+    )
     where = "row %{y}, col %{x}"
     main = go.Heatmap(
         z=shown,
@@ -673,6 +744,7 @@ def matrix_figure(
         zmid=0.0 if diverging else None,
         colorscale=scale,
         colorbar=_colorbar(theme, ""),
+        showscale=colorbar,
         hoverongaps=False,
         hovertemplate=f"{where}<br>value %{{z:.4f}}<extra></extra>",
         texttemplate="%{z:.3f}" if show_values else None,
@@ -717,22 +789,8 @@ def matrix_figure(
                 )
             )
 
-    stride = _tick_stride(cell, theme.font_size)
-    full_title = f"{title} ({n_rows} × {n_cols})"
     layout = _base_layout(theme, full_title, height=0)
-    layout.update(
-        _matrix_frame(
-            n_rows,
-            n_cols,
-            cell,
-            row_ticks,
-            col_ticks,
-            (stride, stride),
-            theme,
-            full_title,
-            (row_title, col_title),
-        )
-    )
+    layout.update(frame)
     layout.update(
         hovermode="closest",
         xaxis=_category_axis(col_cats, col_ticks, stride, col_title) | {"constrain": "domain"},
@@ -828,7 +886,7 @@ def row_sums_figure(
             }
         ],
     )
-    layout["margin"]["t"] = theme.px(64)
+    layout["margin"]["t"] = theme.px(64 if title else 36)  # the legend sits above the bars
     return go.Figure(data=bars, layout=layout)
 
 
@@ -836,16 +894,6 @@ def row_sums_figure(
 # Export
 
 
-def _uses_streamlit_template(fig: go.Figure) -> bool:
-    # Streamlit's plotly template holds placeholder colours ("#000038" = background) that only its
-    # front end replaces; exported as they are they would paint text and background near-black.
-    template = fig.layout.template
-    return template is not None and "#000038" in str(template.to_plotly_json())
-
-
 def figure_html(fig: go.Figure) -> str:
     """Return a standalone HTML page for ``fig`` with plotly.js inlined (works offline, ~5 MB)."""
-    if _uses_streamlit_template(fig):
-        fig = go.Figure(fig)
-        fig.update_layout(template=DEFAULT_THEME.template)
     return fig.to_html(include_plotlyjs=True, full_html=True, config=PLOTLY_CONFIG)

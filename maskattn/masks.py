@@ -268,20 +268,23 @@ def keys(indices: Iterable[int]) -> Mask:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# The preset registry: what the app's widgets and the plan's JSON may name.
+# The preset registry: the names a plan's JSON may use, each with its parameters and their bounds.
+# What a preset is called on screen, and its help, are the front end's (ui/presets.py).
 # ------------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter of a preset, described for a widget: its kind ('int', 'float', 'bool', 'indices')."""
+    """One parameter of a preset: its kind ('int', 'float', 'bool', 'indices'), default and bounds.
+
+    ``minimum`` and ``maximum`` are the smallest and largest values the factory accepts (None: no bound).
+    """
 
     name: str
     kind: str
     default: Any
     minimum: float | None = None
     maximum: float | None = None
-    help: str = ""
 
 
 @dataclass(frozen=True)
@@ -289,8 +292,6 @@ class Preset:
     """A named mask family with its parameters and a factory."""
 
     name: str
-    label: str
-    description: str
     factory: Callable[..., Mask]
     params: tuple[Param, ...] = field(default_factory=tuple)
 
@@ -298,59 +299,22 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        Preset("full", "None (full)", "Every query attends to every key.", full),
-        Preset("causal", "Causal", "A query sees itself and earlier keys (decoders).", causal),
+        Preset("full", full),
+        Preset("causal", causal),
         Preset(
             "sliding_window",
-            "Sliding window",
-            "Keys within `size` positions of the query.",
             sliding_window,
-            (
-                Param("size", "int", 2, 0, 512, "positions on each side"),
-                Param("two_sided", "bool", True, help="off: only earlier keys"),
-            ),
+            (Param("size", "int", 2, 0, MAX_PARAMETER), Param("two_sided", "bool", True)),
         ),
-        Preset(
-            "dilated",
-            "Dilated / strided",
-            "Keys at distances that are multiples of `stride`.",
-            dilated,
-            (Param("stride", "int", 2, 1, 512),),
-        ),
-        Preset(
-            "prefix_lm",
-            "Prefix-LM",
-            "The prefix is seen by all; the rest is causal.",
-            prefix_lm,
-            (Param("prefix_length", "int", 3, 0, 512),),
-        ),
-        Preset(
-            "block_diagonal",
-            "Block-diagonal",
-            "Packed segments attend only within themselves.",
-            block_diagonal,
-            (Param("boundaries", "indices", [4], help="token indices where a new segment starts"),),
-        ),
-        Preset(
-            "global_tokens",
-            "Global tokens",
-            "These tokens see and are seen by all; the rest follows the other masks.",
-            global_tokens,
-            (Param("indices", "indices", [0], help="e.g. [CLS] is 0"),),
-        ),
-        Preset(
-            "padding",
-            "Padding",
-            "Only the first `length` keys are real tokens.",
-            padding,
-            (Param("length", "int", 4, 0, 512),),
-        ),
+        Preset("dilated", dilated, (Param("stride", "int", 2, 1, MAX_PARAMETER),)),
+        Preset("prefix_lm", prefix_lm, (Param("prefix_length", "int", 3, 0, MAX_PARAMETER),)),
+        Preset("block_diagonal", block_diagonal, (Param("boundaries", "indices", [4], 0, MAX_PARAMETER),)),
+        Preset("global_tokens", global_tokens, (Param("indices", "indices", [0], 0, MAX_PARAMETER),)),
+        Preset("padding", padding, (Param("length", "int", 4, 0, MAX_PARAMETER),)),
         Preset(
             "random",
-            "Random",
-            "Each pair allowed with probability `density` (reproducible by seed).",
             random,
-            (Param("density", "float", 0.5, 0.0, 1.0), Param("seed", "int", 0, 0, 2**31 - 1)),
+            (Param("density", "float", 0.5, 0.0, 1.0), Param("seed", "int", 0, 0, None)),
         ),
     )
 }

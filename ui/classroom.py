@@ -7,20 +7,28 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
-from maskattn import MaskPlan
+from maskattn import DEFAULT_MODEL_ID, MaskPlan, rule
 from maskattn import figures as fig
-from maskattn.stepthrough import HeadTrace, trace_head
+from maskattn.stepthrough import (
+    HeadTrace,
+    SemanticsComparison,
+    compare_semantics,
+    model_embeddings,
+    seeded_module,
+    trace_head,
+)
+from ui import frame, limits
 from ui.models import get_model
+from ui.page_state import EXPLORER_KEY
 from ui.share import SharedState, to_query_params
 from ui.theme import figure_theme
 
-EXPLORER_PAGE = "app_pages/explorer.py"
 EXPLORER_URL_PATH = "./"  # the Explorer is the default page, served at the root
-# The Explorer reads its link only when its state is empty; this is the key its init checks.
-EXPLORER_STATE_KEY = "ex_plan"
 
 
 def compact_theme(side_px: int = 240, max_cell_px: int = 28) -> fig.Theme:
@@ -35,38 +43,50 @@ def show_figure(figure: go.Figure, key: str, *, stretch: bool = False) -> None:
     )
 
 
-def small_multiple(figure: go.Figure, theme: fig.Theme) -> go.Figure:
-    """Return ``figure`` without colour bars and axis titles, narrower by the room they took.
+@dataclasses.dataclass(frozen=True)
+class LabInputs:
+    """What the Mask Lab's module attends over: ``x`` (1, T, E), a label per token, and where it came from."""
 
-    For several heatmaps side by side on one fixed scale (the caption states the scale once), so the
-    matrices themselves get the width. The margins follow ``figures._matrix_frame``'s layout.
-    """
-    margin = figure.layout.margin
-    title_room = round(theme.font_size * 1.8)  # one axis title line
-    right = theme.px(12)
-    has_titles = bool(figure.layout.xaxis.title.text)
-    figure.update_traces(showscale=False, selector={"type": "heatmap"})
-    figure.update_layout(
-        xaxis_title_text=None,
-        yaxis_title_text=None,
-        width=figure.layout.width - (margin.r - right) - (title_room if has_titles else 0),
-        height=figure.layout.height - (title_room if has_titles else 0),
-        margin={
-            "r": right,
-            "l": margin.l - (title_room if has_titles else 0),
-            "b": margin.b - (title_room if has_titles else 0),
-        },
-    )
-    return figure
+    x: torch.Tensor
+    labels: list[str]
+    source: str
+
+    @property
+    def num_tokens(self) -> int:
+        return self.x.shape[1]
+
+    @property
+    def d_model(self) -> int:
+        return self.x.shape[2]
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=limits.LIMITS.cached_lab_inputs)
+def cached_embeddings(text: str) -> tuple[torch.Tensor, list[str]]:
+    """Return the default model's first-layer inputs for ``text`` (cached, never mutated)."""
+    return model_embeddings(get_model(DEFAULT_MODEL_ID), text, limits.LAB_MAX_TOKENS)
+
+
+def lab_semantics(
+    inputs: LabInputs, blocked: np.ndarray, *, heads: int, head: int, seed: int
+) -> tuple[int, SemanticsComparison]:
+    """Return ``(d_k, comparison)``: ``head`` of a seeded module under the three semantics of ``blocked``."""
+    module = seeded_module(inputs.d_model, heads, seed)
+    allow = torch.from_numpy(~blocked)  # the one conversion: the painter's blocked cells → True = may attend
+    return module.d_k, compare_semantics(module, inputs.x, allow, head)
+
+
+def largest_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Return the largest absolute difference of two equal-shaped tensors."""
+    return float((a - b).abs().max())
+
+
+@st.cache_resource(show_spinner=False, max_entries=limits.LIMITS.cached_traces)
 def cached_trace(model_name: str, text: str, plan_key: str, layer: int, head: int) -> HeadTrace:
     """Return the step-through of ``head`` in ``layer`` (cached on the model, text, plan and head)."""
     return trace_head(get_model(model_name), text, MaskPlan.from_json(plan_key), layer, head)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=limits.LIMITS.cached_seed_examples)
 def cached_seed_example(seed: int, training: bool) -> dict[str, Any]:
     """Return ``examples.seed_example.run_seed_example(seed, training=...)`` (cached; never mutated)."""
     from examples.seed_example import run_seed_example
@@ -89,8 +109,8 @@ def open_in_explorer(
     that opens the same state in a new tab.
     """
     if st.button(label, key=key, icon=":material/open_in_new:"):
-        st.session_state.pop(EXPLORER_STATE_KEY, None)
-        st.switch_page(EXPLORER_PAGE, query_params=dict(params))
+        st.session_state.pop(EXPLORER_KEY, None)
+        st.switch_page(frame.EXPLORER.path, query_params=dict(params))
     if share_label:
         st.caption(f"[{share_label}]({explorer_href(params)})")
 
@@ -98,3 +118,20 @@ def open_in_explorer(
 def to_explorer_params(text: str, model: str, plan: MaskPlan, focus: tuple[int, int]) -> dict[str, str]:
     """Return the Explorer's URL query parameters for this text, model, plan and focused head."""
     return to_query_params(SharedState(text, model, plan, focus))
+
+
+def trace_plan(layer: int, head: int, preset: str, blocked_keys: list[int]) -> MaskPlan:
+    """Return the plan that gives only (layer, head) the preset and the blocked keys."""
+    if preset == "full" and not blocked_keys:
+        return MaskPlan()
+    return MaskPlan(
+        (
+            rule(
+                [layer],
+                [head],
+                allow=None if preset == "full" else {"preset": preset},
+                block={"keys": sorted(blocked_keys)} if blocked_keys else None,
+                label="Mask Lab",
+            ),
+        )
+    )

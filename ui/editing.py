@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Literal
 
+import numpy as np
 import torch
 
 from maskattn.plan import Block, MaskPlan, Rule
@@ -89,8 +90,8 @@ def apply_paint(
     plan: MaskPlan,
     *,
     focus: tuple[int, int],
-    before: torch.Tensor,
-    after: torch.Tensor,
+    before: torch.Tensor | np.ndarray,
+    after: torch.Tensor | np.ndarray,
     targets: list[Target],
 ) -> MaskPlan:
     """Return ``plan`` with a paint edit of the focused head applied.
@@ -98,6 +99,8 @@ def apply_paint(
     Cells newly blocked in ``after`` go to the targets' paint rules; cells erased are removed from every paint
     rule covering the focused head (rules only intersect, the only way to let a cell through again).
     """
+    before = torch.as_tensor(before, dtype=torch.bool)  # the painter's numpy grids, or tensors
+    after = torch.as_tensor(after, dtype=torch.bool)
     if before.shape != after.shape or before.dim() != 2:
         raise ValueError(
             f"paint grids must be equal (T, T) shapes, got {tuple(before.shape)}, {tuple(after.shape)}"

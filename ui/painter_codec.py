@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-# Biggest grid the painter draws (and so the Explorer's token limit); one gesture's message stays small.
-MAX_SIDE = 512
+from .limits import MAX_GRID_SIDE as MAX_SIDE  # the biggest grid the painter draws
+
 CELL_PX_RANGE = (4, 64)
 _BITS = frozenset("01")
 _U16_MAX = 65535

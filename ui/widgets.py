@@ -8,6 +8,7 @@ import streamlit as st
 
 from maskattn.masks import Preset
 
+from . import presets
 from .parsing import parse_indices
 
 
@@ -21,37 +22,32 @@ def preset_params(preset: Preset, *, key_prefix: str) -> dict[str, Any] | None:
     for param in preset.params:
         key = f"{key_prefix}_{preset.name}_{param.name}"
         label = param.name.replace("_", " ")
+        help_text = presets.param_help(preset.name, param.name)
         if param.kind == "int":
+            low, high = presets.input_bounds(param)
             values[param.name] = int(
                 st.number_input(
                     label,
-                    int(param.minimum),
-                    int(param.maximum),
-                    int(param.default),
+                    int(low),
+                    int(high),
+                    min(int(param.default), int(high)),
                     key=key,
-                    help=param.help or None,
+                    help=help_text or None,
                 )
             )
         elif param.kind == "float":
+            low, high = presets.input_bounds(param)
             values[param.name] = float(
-                st.slider(
-                    label,
-                    float(param.minimum),
-                    float(param.maximum),
-                    float(param.default),
-                    0.05,
-                    key=key,
-                    help=param.help or None,
-                )
+                st.slider(label, low, high, float(param.default), 0.05, key=key, help=help_text or None)
             )
         elif param.kind == "bool":
-            values[param.name] = st.checkbox(label, bool(param.default), key=key, help=param.help or None)
+            values[param.name] = st.checkbox(label, bool(param.default), key=key, help=help_text or None)
         elif param.kind == "indices":
             text = st.text_input(
                 label,
                 ", ".join(map(str, param.default)),
                 key=key,
-                help=(param.help + " · " if param.help else "") + "comma-separated, e.g. 0, 5",
+                help=(help_text + " · " if help_text else "") + "comma-separated, e.g. 0, 5",
             )
             try:
                 values[param.name] = parse_indices(text)

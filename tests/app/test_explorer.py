@@ -9,6 +9,7 @@ import pytest
 
 from maskattn import MaskPlan, rule
 from tests.model_folders import save_gpt2_folder
+from ui.page_state import EXPLORER_KEY
 from ui.share import SharedState, to_query_params, unpack_plan
 
 from .conftest import caption_text, heatmap_values, no_exceptions, open_tab, plotly_figure
@@ -21,6 +22,18 @@ def test_hidden_tabs_are_not_built(app):
     assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["ex_overview"]
     open_tab(at, "Before / after")
     assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["ex_focus_fig"]
+
+
+def test_badge_says_cached_exactly_when_the_run_came_from_the_cache(app):
+    app.query_params["text"] = "A sentence no other test runs, for the cache badge."
+    at = no_exceptions(app.run())
+    assert "(unmasked run)" in caption_text(at) and "cached" not in caption_text(at)
+    at.run()  # the same text and plan again: served from the run cache
+    assert "⚡ cached" in caption_text(no_exceptions(at))
+    at.session_state[EXPLORER_KEY] = at.session_state[EXPLORER_KEY].with_plan(
+        MaskPlan((rule([5], [0], block={"keys": [1]}, label="paint"),))
+    )
+    assert "layers 5–5 recomputed" in caption_text(no_exceptions(at.run()))
 
 
 def test_default_page_runs_the_bundled_model(app):
@@ -45,7 +58,7 @@ def test_causal_preset_masks_the_focused_head(app):
     at.selectbox(key="ex_preset").select("causal").run()
     at.button(key="ex_preset_apply").click().run()
     no_exceptions(at)
-    plan = at.session_state["ex_plan"]
+    plan = at.session_state[EXPLORER_KEY].plan
     assert [r.allow for r in plan.rules] == [{"preset": "causal"}]
     z = heatmap_values(plotly_figure(open_tab(at, "Before / after"), "ex_focus_fig").data[0])
     above = np.triu(np.ones_like(z, dtype=bool), k=1)
@@ -56,17 +69,17 @@ def test_causal_preset_masks_the_focused_head(app):
 
 def test_gating_chosen_heads_changes_the_embedding(app):
     at = no_exceptions(app.run())
-    at.session_state["ex_chosen"] = {(0, 1), (3, 4)}
+    at.session_state[EXPLORER_KEY] = at.session_state[EXPLORER_KEY].with_chosen({(0, 1), (3, 4)})
     at.run()
     at.slider(key="ex_gate_value").set_value(0.0).run()
     at.button(key="ex_gate_apply").click().run()
     no_exceptions(at)
-    gates = [(r.layers, r.heads, r.gate) for r in at.session_state["ex_plan"].rules]
+    gates = [(r.layers, r.heads, r.gate) for r in at.session_state[EXPLORER_KEY].plan.rules]
     assert gates == [((0,), (1,), 0.0), ((3,), (4,), 0.0)]
     cosine = float(next(m.value for m in open_tab(at, "Effect").metric if "cosine" in m.label))
     assert 0.0 < cosine < 1.0
     at.button(key="ex_undo").click().run()
-    assert not at.session_state["ex_plan"].rules
+    assert not at.session_state[EXPLORER_KEY].plan.rules
 
 
 def test_link_restores_text_focus_and_plan(app):
@@ -76,7 +89,7 @@ def test_link_restores_text_focus_and_plan(app):
     at = no_exceptions(app.run())
     assert at.text_area(key="ex_text").value == "A short link test."
     assert (at.number_input(key="ex_layer").value, at.number_input(key="ex_head").value) == (2, 3)
-    assert at.session_state["ex_plan"] == plan
+    assert at.session_state[EXPLORER_KEY].plan == plan
     z = heatmap_values(plotly_figure(open_tab(at, "Before / after"), "ex_focus_fig").data[0])
     assert np.isnan(z[:, 1]).all() and not np.isnan(np.delete(z, 1, axis=1)).any()
 
@@ -106,7 +119,7 @@ def test_bad_plan_import_is_refused_with_a_reason(app, pasted, reason):
     at.button(key="ex_paste_apply").click().run()
     no_exceptions(at)
     assert any("Could not import" in e.value and reason in e.value for e in at.error)
-    assert not at.session_state["ex_plan"].rules  # nothing lost, nothing half-applied
+    assert not at.session_state[EXPLORER_KEY].plan.rules  # nothing lost, nothing half-applied
 
 
 def test_good_plan_import_applies(app):
@@ -116,14 +129,14 @@ def test_good_plan_import_applies(app):
     ).run()
     at.button(key="ex_paste_apply").click().run()
     no_exceptions(at)
-    assert at.session_state["ex_plan"].rules[0].gate == 0.0
+    assert at.session_state[EXPLORER_KEY].plan.rules[0].gate == 0.0
 
 
 def test_damaged_link_warns_and_falls_back(app):
     app.query_params["plan"] = "%%%"
     at = no_exceptions(app.run())
     assert any("link was ignored" in w.value for w in at.warning)
-    assert not at.session_state["ex_plan"].rules
+    assert not at.session_state[EXPLORER_KEY].plan.rules
 
 
 def test_text_the_vocabulary_does_not_know_gets_a_hint(app):
@@ -138,8 +151,8 @@ def test_text_the_vocabulary_does_not_know_gets_a_hint(app):
 def test_text_survives_a_visit_to_another_page(app):
     at = no_exceptions(app.run())
     at.text_area(key="ex_text").input("Come back to me.").run()
-    at.switch_page("app_pages/learn.py").run()
-    at.switch_page("app_pages/explorer.py").run()
+    at.switch_page("pages/learn.py").run()
+    at.switch_page("pages/explorer.py").run()
     no_exceptions(at)
     assert at.text_area(key="ex_text").value == "Come back to me."
 
@@ -158,7 +171,7 @@ def test_link_with_an_absurd_preset_parameter_is_refused(app):
     app.query_params["plan"] = base64.urlsafe_b64encode(zlib.compress(raw.encode())).decode().rstrip("=")
     at = no_exceptions(app.run())
     assert any("at most 2147483647" in w.value for w in at.warning)
-    assert not at.session_state["ex_plan"].rules
+    assert not at.session_state[EXPLORER_KEY].plan.rules
 
 
 def test_link_to_a_local_model_shows_it_in_the_sidebar_and_runs_it(app, tmp_path):

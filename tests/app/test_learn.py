@@ -7,9 +7,10 @@ from streamlit.testing.v1 import AppTest
 
 from ui.lessons import tr
 from ui.lessons.content import EXERCISES, FORMULAS, MISTAKES
+from ui.page_state import EXPLORER_KEY
 
 APP = "../../app.py"
-PAGE = "app_pages/learn.py"
+PAGE = "pages/learn.py"
 
 
 def open_learn(**query_params: str) -> AppTest:
@@ -78,8 +79,8 @@ def test_each_exercise_opens_the_explorer_with_its_plan(learn, exercise):
     learn.button(key=f"learn_ex_{exercise.key}").click().run()
     assert not learn.exception, [e.value for e in learn.exception]
     assert learn.title[0].value == "Explorer"
-    assert learn.session_state["ex_plan"] == exercise.plan
-    assert learn.session_state["ex_focus"] == exercise.focus
+    assert learn.session_state[EXPLORER_KEY].plan == exercise.plan
+    assert learn.session_state[EXPLORER_KEY].focus == exercise.focus
     assert learn.session_state["ex_text"] == exercise.text
 
 

@@ -11,10 +11,11 @@ from streamlit.testing.v1 import AppTest
 
 from maskattn import MaskPlan, rule
 from ui.markdown import escape
+from ui.page_state import EXPLORER_KEY
 from ui.sidebar import CUSTOM as CUSTOM_MODEL
 
 APP = "../../app.py"
-PAGE = "app_pages/mask_lab.py"
+PAGE = "pages/mask_lab.py"
 TIMEOUT = 120
 
 
@@ -220,8 +221,8 @@ def test_step_through_controls(trace):
     trace.button(key="ml_tr_open").click().run()
     assert not trace.exception
     expected = MaskPlan((rule([3], [1], allow={"preset": "causal"}, block={"keys": [2]}, label="Mask Lab"),))
-    assert trace.session_state["ex_plan"] == expected
-    assert trace.session_state["ex_focus"] == (3, 1)
+    assert trace.session_state[EXPLORER_KEY].plan == expected
+    assert trace.session_state[EXPLORER_KEY].focus == (3, 1)
     assert trace.title[0].value == "Explorer"
 
 

@@ -19,6 +19,7 @@ from maskattn import DEFAULT_MODEL_ID, MaskPlan, rule
 from maskattn.loading import default_model_path
 from tests.model_folders import save_gpt2_folder
 from ui import limits
+from ui.page_state import EXPLORER_KEY
 from ui.share import SharedState, to_query_params
 from ui.sidebar import CUSTOM
 
@@ -152,7 +153,7 @@ def test_bad_plans_are_refused_with_the_librarys_reason(app, pasted, reason):
     no_exceptions(at)
     (error,) = [e.value for e in at.error]
     assert error.startswith("Could not import the pasted plan") and reason in error.replace("\\", "")
-    assert not at.session_state["ex_plan"].rules  # nothing half-applied
+    assert not at.session_state[EXPLORER_KEY].plan.rules  # nothing half-applied
 
 
 def test_a_plan_that_blocks_everything_shows_zeros_not_nan(app):
@@ -163,7 +164,7 @@ def test_a_plan_that_blocks_everything_shows_zeros_not_nan(app):
     at.text_area(key="ex_paste").input(plan.to_json()).run()
     at.button(key="ex_paste_apply").click().run()
     no_exceptions(at)
-    assert at.session_state["ex_plan"] == plan
+    assert at.session_state[EXPLORER_KEY].plan == plan
     at = open_tab(at, "Effect")
     assert_no_nan_on_screen(at)
     (cosine,) = [m for m in at.metric if "cosine" in m.label]
@@ -231,7 +232,7 @@ def test_sessions_sharing_the_cached_model_keep_their_own_text_and_plan(app):
     for _ in range(2):  # interleaved reruns: each reads the shared caches after the others wrote them
         for at, text, plan in zip(sessions, texts, plans, strict=True):
             at = open_tab(at, "Before / after")
-            assert at.session_state["ex_plan"] == plan and at.session_state["ex_text"] == text
+            assert at.session_state[EXPLORER_KEY].plan == plan and at.session_state["ex_text"] == text
             z = heatmap_values(plotly_figure(at, "ex_focus_fig").data[0])
             blocked = {int(k) for k in np.nonzero(np.isnan(z).all(axis=0))[0]}
             assert blocked == ({1} if plan == plans[0] else {2} if plan == plans[1] else set())
@@ -312,7 +313,7 @@ def test_bad_uploaded_plans_are_refused_and_never_saved(app, tmp_path, monkeypat
     no_exceptions(at)
     (error,) = [e.value for e in at.error]
     assert "Could not import" in error and reason in error.replace("\\", "")
-    assert not at.session_state["ex_plan"].rules
+    assert not at.session_state[EXPLORER_KEY].plan.rules
     assert not list(tmp_path.iterdir()) and not (tmp_path.parent / "evil plan.json").exists()
 
 
@@ -320,7 +321,7 @@ def test_an_uploaded_plan_applies(app):
     plan = MaskPlan((rule([1], [2], block={"keys": [3]}),))
     at = open_tab(no_exceptions(app.run()), "Plan & share")
     at.file_uploader(key="ex_upload").upload("plan.json", plan.to_json().encode(), "application/json").run()
-    assert no_exceptions(at).session_state["ex_plan"] == plan
+    assert no_exceptions(at).session_state[EXPLORER_KEY].plan == plan
 
 
 def test_after_a_failed_load_the_page_stays_on_the_model_loaded_before(app, tiny_folder):

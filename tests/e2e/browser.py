@@ -1,5 +1,7 @@
 """What the browser tests and the browser benchmark share about driving chromium on a Streamlit page."""
 
+import time
+
 # Headless, and nothing that reaches out: no background fetches, no component updates, no GPU process.
 CHROMIUM_ARGS = [
     "--headless",
@@ -17,3 +19,44 @@ IDLE_JS = """
     && document.querySelector('[data-testid="stStatusWidget"]') === null;
 }
 """
+
+# Resolves on the browser's next animation frame: the pace of polling a value only Python can judge.
+NEXT_FRAME_JS = "() => new Promise((resolve) => requestAnimationFrame(() => resolve(true)))"
+
+# True once the page's layout holds still: the scroll position, the size of the main block and every
+# plotly figure's drawn size unchanged over several animation frames (``window.__still`` counts them).
+STILL_JS = """
+(frames) => {
+  const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+  if (plots.some((gd) => !gd._fullLayout)) { window.__still = 0; return false; }
+  const main = document.querySelector('[data-testid="stMain"]');
+  const r = main ? main.getBoundingClientRect() : { width: 0, height: 0 };
+  const now = [window.scrollX, window.scrollY, r.width, r.height,
+               ...plots.map((gd) => `${gd._fullLayout.width}x${gd._fullLayout.height}`)].join();
+  window.__still = now === window.__stillLast ? (window.__still || 0) + 1 : 0;
+  window.__stillLast = now;
+  return window.__still >= frames;
+}
+"""
+
+
+def poll(page, read, ok, what: str, timeout_s: float):
+    """Return ``read()`` once ``ok`` accepts it, read again each animation frame; fail after ``timeout_s``.
+
+    For values only Python can judge (numbers compared with numpy); a condition the page can test itself
+    goes to ``page.wait_for_function`` instead.
+    """
+    deadline = time.monotonic() + timeout_s
+    value = None
+    while time.monotonic() < deadline:
+        value = read()
+        if ok(value):
+            return value
+        page.evaluate(NEXT_FRAME_JS)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; last value:\n{value}")
+
+
+def wait_still(page, timeout_ms: float, frames: int = 5) -> None:
+    """Wait until the page is idle and its layout and figures hold still (for a screenshot or a click)."""
+    page.wait_for_function(IDLE_JS, timeout=timeout_ms)
+    page.wait_for_function(STILL_JS, arg=frames, polling="raf", timeout=timeout_ms)

@@ -7,14 +7,14 @@ at 800 px width to ``artifacts/screenshots/classroom-*.png``.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from maskattn.figures import PRESENTATION_THEME
-from tests.e2e.browser import IDLE_JS
+from tests.e2e.browser import IDLE_JS, wait_still
+from tests.e2e.painter_driver import PainterDriver
 
 pytestmark = pytest.mark.slow
 
@@ -74,10 +74,15 @@ class Classroom:
     def title(self) -> str:
         return self.page.locator("h1").first.inner_text().strip()
 
-    def click_text(self, text: str) -> None:
+    def click_text(self, text: str, then, timeout: int = UPDATE_TIMEOUT_MS) -> None:
+        """Click the control labelled ``text``; wait until ``then`` shows and the run is over.
+
+        ``then`` is a locator for what the click's rerun draws: waiting for it (not for a moment of idle,
+        which may come before the rerun starts) is what tells the click has taken effect.
+        """
         self.page.get_by_text(text, exact=True).first.click()
-        time.sleep(0.2)  # let the click start its rerun before waiting for idle
-        self.idle()
+        then.wait_for(timeout=timeout)
+        self.idle(timeout)
 
     def trace(self, key: str, name: str) -> np.ndarray | None:
         z = self.page.evaluate(_TRACE_JS, [key, name])
@@ -88,8 +93,7 @@ class Classroom:
     def shot(self, save_screenshot, name: str, anchor: str | None = None) -> Path:
         if anchor is not None:
             self.page.get_by_text(anchor, exact=True).first.scroll_into_view_if_needed()
-            time.sleep(0.5)
-        time.sleep(0.8)  # plotly draws after the script is idle
+        wait_still(self.page, UPDATE_TIMEOUT_MS)  # plotly draws after the script is idle
         self.check_clean()
         return save_screenshot(self.page, f"classroom-{name}")
 
@@ -97,26 +101,14 @@ class Classroom:
         toggle = self.page.locator(".st-key-presentation input")
         if toggle.is_checked() != on:
             self.page.get_by_text("Presentation mode", exact=True).click()
-            time.sleep(0.2)
-            self.idle()
-        # The projector CSS hides Streamlit's toolbar: wait for it, so screenshots show the restyled page.
+        # The projector CSS hides Streamlit's toolbar: the rerun's output has arrived once it is gone.
         self.page.locator('[data-testid="stToolbar"]').wait_for(state="hidden" if on else "visible")
+        wait_still(self.page, UPDATE_TIMEOUT_MS)  # the run is over and the figures are redrawn
 
 
 @pytest.fixture
 def classroom(page, streamlit_server) -> Classroom:
     return Classroom(page, streamlit_server(APP))
-
-
-def painter_cell(page, key: str, row: int, col: int) -> tuple[float, float]:
-    root = page.locator(f".st-key-{key} [data-testid='grid-painter']")
-    canvas = page.locator(f".st-key-{key} canvas")
-    canvas.scroll_into_view_if_needed()
-    time.sleep(0.3)
-    box = canvas.bounding_box()
-    cell = float(root.get_attribute("data-cell"))
-    left, top = float(root.get_attribute("data-grid-left")), float(root.get_attribute("data-grid-top"))
-    return box["x"] + left + (col + 0.5) * cell, box["y"] + top + (row + 0.5) * cell
 
 
 def test_mask_lab_three_semantics(classroom, save_screenshot):
@@ -139,27 +131,23 @@ def test_mask_lab_three_semantics(classroom, save_screenshot):
     classroom.shot(save_screenshot, "mask-lab-en-weights", anchor="Head 0: attention weights")
 
     # Paint one more cell: query x5 may no longer attend to key x0.
-    page.mouse.click(*painter_cell(page, "ml_painter", 5, 0))
+    PainterDriver(page, "ml_painter", timeout_ms=UPDATE_TIMEOUT_MS).click_cell(5, 0)
     page.get_by_text("16 of 36 cells blocked", exact=False).first.wait_for(timeout=UPDATE_TIMEOUT_MS)
     classroom.idle()
     correct = classroom.trace("ml_weights_pre_softmax", "weights")
     assert np.isnan(correct[5, 0]) and not np.isnan(correct[5, 1])
 
     # A preset pill replaces the mask; Clear leaves nothing blocked.
-    classroom.click_text("Clear")
-    page.get_by_text("Nothing is blocked yet", exact=False).wait_for(timeout=UPDATE_TIMEOUT_MS)
-    classroom.click_text("Sliding window")
-    page.get_by_text("12 of 36 cells blocked", exact=False).first.wait_for(timeout=UPDATE_TIMEOUT_MS)
+    classroom.click_text("Clear", page.get_by_text("Nothing is blocked yet", exact=False))
+    classroom.click_text("Sliding window", page.get_by_text("12 of 36 cells blocked", exact=False).first)
     classroom.check_clean()
 
 
 def test_mask_lab_step_through(classroom, save_screenshot):
     classroom.open("mask_lab")
-    classroom.click_text("Step through a real head")
     page = classroom.page
-    page.get_by_text("These weights are the ones the Explorer shows", exact=False).wait_for(
-        timeout=LOAD_TIMEOUT_MS
-    )
+    checked = page.get_by_text("These weights are the ones the Explorer shows", exact=False)
+    classroom.click_text("Step through a real head", checked, timeout=LOAD_TIMEOUT_MS)
     # The default step-through blocks the key "cat" (index 2): drawn as the overlay, the rest renormalised.
     weights = classroom.trace("ml_tr_weights", "weights")
     assert np.isnan(weights[:, 2]).all() and not np.isnan(np.delete(weights, 2, axis=1)).any()
@@ -171,9 +159,8 @@ def test_mask_lab_step_through(classroom, save_screenshot):
 
 def test_mask_lab_in_chinese_and_presentation_mode(classroom, save_screenshot):
     classroom.open("mask_lab")
-    classroom.click_text("中文")
     page = classroom.page
-    page.get_by_role("heading", name="掩码实验室").wait_for(timeout=UPDATE_TIMEOUT_MS)
+    classroom.click_text("中文", page.get_by_role("heading", name="掩码实验室"))
     assert "lang=zh" in page.url
     assert page.get_by_text("正确的掩码").first.is_visible()
     classroom.shot(save_screenshot, "mask-lab-zh")
@@ -183,8 +170,7 @@ def test_mask_lab_in_chinese_and_presentation_mode(classroom, save_screenshot):
     size = page.evaluate(_FONT_JS, "ml_rowsums")
     assert size == PRESENTATION_THEME.font_size
     classroom.shot(save_screenshot, "mask-lab-zh-presentation")
-    classroom.click_text("EN")
-    page.get_by_role("heading", name="Mask Lab").wait_for(timeout=UPDATE_TIMEOUT_MS)
+    classroom.click_text("EN", page.get_by_role("heading", name="Mask Lab"))
     classroom.shot(save_screenshot, "mask-lab-en-presentation")
 
 

@@ -18,10 +18,12 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from maskattn import MaskPlan
 from maskattn.figures import PRESENTATION_THEME
-from tests.e2e.browser import IDLE_JS
+from tests.e2e.browser import IDLE_JS, poll, wait_still
+from tests.e2e.painter_driver import PainterDriver
 from ui.share import unpack_plan
 
 pytestmark = pytest.mark.slow
@@ -92,50 +94,18 @@ _FIT_JS = """
 """
 
 
-def wait_until(read: Callable[[], object], ok: Callable[[object], bool], what: str, timeout=UPDATE_TIMEOUT_S):
-    """Return ``read()`` once ``ok`` accepts it; fail showing the last value after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = read()
-        if ok(value):
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last value:\n{value}", pytrace=False)
-
-
-def settled_grid(painter, canvas, timeout: float = UPDATE_TIMEOUT_S) -> tuple[dict, float, float, float]:
-    """Return a painter's canvas box, cell size and grid offsets once they stop changing.
-
-    An expander opening or a rerun reflowing the page moves the canvas, and the painter then refits its
-    cells; a click computed from a half-way state lands on the wrong cell.
-    """
-    canvas.scroll_into_view_if_needed()
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        box = canvas.bounding_box()
-        attrs = [painter.get_attribute(f"data-{name}") for name in ("cell", "grid-left", "grid-top")]
-        now = (box, attrs)
-        if box is not None and None not in attrs and now == last:
-            return box, *(float(a) for a in attrs)
-        last = now
-        time.sleep(0.1)
-    pytest.fail(f"the painter kept moving for {timeout:.0f}s; last {last}", pytrace=False)
+def wait_until(
+    page, read: Callable[[], object], ok: Callable[[object], bool], what: str, timeout=UPDATE_TIMEOUT_S
+):
+    """Return ``read()`` once ``ok`` accepts it (read again each animation frame of ``page``)."""
+    return poll(page, read, ok, what, timeout)
 
 
 def settled_box(locator, timeout: float = UPDATE_TIMEOUT_S) -> dict:
-    """Return the locator's bounding box once it stops moving (an expander opening, a rerun reflowing)."""
+    """Return the locator's bounding box once the page holds still (an expander opening, a reflow)."""
     locator.scroll_into_view_if_needed()
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        box = locator.bounding_box()
-        if box is not None and box == last:
-            return box
-        last = box
-        time.sleep(0.1)
-    pytest.fail(f"{locator} kept moving for {timeout:.0f}s; last box {last}", pytrace=False)
+    wait_still(locator.page, timeout * 1000)
+    return locator.bounding_box()
 
 
 def nan_grid(rows: list[list[float | None]] | None) -> np.ndarray | None:
@@ -156,8 +126,8 @@ class Explorer:
         self.errors: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         page.goto(f"{base_url}/?text={quote(text)}")
-        self.painter = page.locator(".st-key-ex_token_painter [data-testid='grid-painter']")
-        self.canvas = page.locator(".st-key-ex_token_painter canvas")
+        self.driver = PainterDriver(page, "ex_token_painter", timeout_ms=UPDATE_TIMEOUT_S * 1000)
+        self.painter, self.canvas = self.driver.root, self.driver.canvas
         self.painter.wait_for(timeout=LOAD_TIMEOUT_S * 1000)
         self.canvas.wait_for(timeout=UPDATE_TIMEOUT_S * 1000)
         self.idle(LOAD_TIMEOUT_S)
@@ -170,17 +140,15 @@ class Explorer:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return int(self.painter.get_attribute("data-rows")), int(self.painter.get_attribute("data-cols"))
+        return self.driver.shape
 
     def painted(self) -> np.ndarray:
         """Return the (T, T) grid the token painter shows as blocked."""
-        bits = self.painter.get_attribute("data-blocked") or ""
-        rows, cols = self.shape
-        return np.array([b == "1" for b in bits], dtype=bool).reshape(rows, cols)
+        return self.driver.blocked()
 
     def wait_painted(self, expected: np.ndarray) -> None:
         want = f"the painter to show\n{expected.astype(int)}"
-        wait_until(self.painted, lambda grid: np.array_equal(grid, expected), want)
+        wait_until(self.page, self.painted, lambda grid: np.array_equal(grid, expected), want)
 
     def heatmap(self, key: str = "ex_focus_fig") -> dict:
         """Return the focused head's weights (NaN where blocked), the blocked overlay and the title."""
@@ -200,7 +168,7 @@ class Explorer:
                 and np.array_equal(np.isnan(fig["weights"]), blocked)
             )
 
-        wait_until(self.heatmap, shows, f"a heatmap blocking\n{blocked.astype(int)}")
+        wait_until(self.page, self.heatmap, shows, f"a heatmap blocking\n{blocked.astype(int)}")
         self.idle()
         return self.heatmap()
 
@@ -216,22 +184,17 @@ class Explorer:
 
     # -- acting --------------------------------------------------------------------------------------------
 
-    def _geometry(self) -> tuple[dict, float, float, float]:
-        return settled_grid(self.painter, self.canvas)
-
     def click_cell(self, row: int, col: int) -> None:
-        box, cell, left, top = self._geometry()
-        self.page.mouse.click(box["x"] + left + (col + 0.5) * cell, box["y"] + top + (row + 0.5) * cell)
+        self.driver.click_cell(row, col)
 
     def click_column_label(self, col: int) -> None:
-        box, cell, left, top = self._geometry()
-        self.page.mouse.click(box["x"] + left + (col + 0.5) * cell, box["y"] + top / 2)
+        self.driver.click_col_label(col)
 
     def tab(self, name: str) -> None:
         """Open tab ``name`` and wait for its content (only the open tab is built, on the next rerun)."""
         self.page.get_by_role("tab", name=name).click()
         panel = self.page.locator("[data-testid='stTabs'] [role='tabpanel']:visible")
-        wait_until(lambda: panel.inner_text().strip(), bool, f"the {name!r} tab to be built")
+        wait_until(self.page, lambda: panel.inner_text().strip(), bool, f"the {name!r} tab to be built")
         self.idle()
 
     def expand(self, label: str) -> None:
@@ -246,10 +209,13 @@ class Explorer:
         deadline = time.monotonic() + UPDATE_TIMEOUT_S
         while not choice.is_visible() and time.monotonic() < deadline:
             opener.click()
-            self.page.wait_for_timeout(300)
+            try:
+                choice.wait_for(timeout=1_000)
+            except PlaywrightTimeoutError:
+                continue
         choice.click()
         field = self.page.locator(f".st-key-{key} input[role='combobox']")
-        wait_until(field.input_value, lambda value: value == option, f"{key} to show {option!r}")
+        wait_until(self.page, field.input_value, lambda value: value == option, f"{key} to show {option!r}")
         self.idle()
 
     def press(self, key: str) -> None:
@@ -263,10 +229,10 @@ class Explorer:
         size = self.page.viewport_size
         height = max(size["height"], min(self.page.evaluate(_PAGE_HEIGHT_JS), 2400))
         self.page.set_viewport_size({"width": size["width"], "height": height})
-        self.page.wait_for_timeout(300)  # plotly and the painter redraw for the new size
+        wait_still(self.page, UPDATE_TIMEOUT_S * 1000)  # plotly and the painter redraw for the new size
         save_screenshot(self.page, f"explorer-{name}")
         self.page.set_viewport_size(size)
-        self.page.wait_for_timeout(100)
+        wait_still(self.page, UPDATE_TIMEOUT_S * 1000)
 
     def assert_no_errors(self) -> None:
         assert not self.errors, f"the page reported errors: {self.errors}"
@@ -334,7 +300,7 @@ def test_painted_cells_and_labels_are_blocked_in_the_focus_heatmap(explorer: Exp
     explorer.wait_painted(blocked)
     shown = explorer.wait_heatmap_blocked(blocked)
     np.testing.assert_allclose(shown["weights"], unmasked, atol=ATOL)
-    wait_until(lambda: page.url, lambda url: "plan=" not in url, "the link to drop its plan")
+    wait_until(page, lambda: page.url, lambda url: "plan=" not in url, "the link to drop its plan")
     explorer.assert_no_errors()
 
 
@@ -342,22 +308,27 @@ def test_gating_a_picked_head_outlines_lists_it_and_moves_the_embedding(explorer
     page = explorer.page
     explorer.tab("Overview")
     explorer.expand("Heads: pick, focus, gate")
-    heads = page.locator(".st-key-ex_head_painter [data-testid='grid-painter']")
+    head_grid = PainterDriver(page, "ex_head_painter", timeout_ms=UPDATE_TIMEOUT_S * 1000)
+    heads = head_grid.root
     heads.wait_for()
-    canvas = page.locator(".st-key-ex_head_painter canvas")
-    assert (int(heads.get_attribute("data-rows")), int(heads.get_attribute("data-cols"))) == (LAYERS, HEADS)
-    box, cell, left, top = settled_grid(heads, canvas)
-    page.mouse.click(box["x"] + left + 5.5 * cell, box["y"] + top + 2.5 * cell)  # layer 2, head 5
+    assert head_grid.shape == (LAYERS, HEADS)
+    # The expander is still opening and reruns reflow the page: measured once it holds still, clicked
+    # relative to the canvas where it is at the moment of the click.
+    explorer.idle()
+    head_grid.click_cell(2, 5)
     picked = np.zeros((LAYERS, HEADS), dtype=int)
     picked[2, 5] = 1
     bits = "".join(map(str, picked.ravel()))
-    wait_until(lambda: heads.get_attribute("data-blocked"), lambda shown: shown == bits, "head (2, 5) picked")
+    wait_until(
+        page, lambda: heads.get_attribute("data-blocked"), lambda shown: shown == bits, "head (2, 5) picked"
+    )
     gate = page.locator(".st-key-ex_gate_apply button")
-    wait_until(gate.is_enabled, bool, "the 'Gate chosen' button to be enabled")
+    wait_until(page, gate.is_enabled, bool, "the 'Gate chosen' button to be enabled")
     assert float(page.locator(".st-key-ex_gate_value input[type='range']").input_value()) == 0.0
     explorer.press("ex_gate_apply")
 
     overview = wait_until(
+        page,
         lambda: page.evaluate(_OVERVIEW_JS),
         lambda o: o is not None and "marked L2 h5" in o["shapes"],
         "the overview to outline layer 2 head 5",
@@ -387,7 +358,7 @@ def test_an_overview_tile_focuses_its_head_and_a_preset_masks_it(explorer: Explo
     (tile,) = [t for t in overview["tiles"] if (t["layer"], t["head"]) == (3, 7)]
     page.mouse.click(tile["x"], tile["y"])
 
-    wait_until(explorer.focus_inputs, lambda lh: lh == (3, 7), "the Layer/Head inputs to show 3, 7")
+    wait_until(page, explorer.focus_inputs, lambda lh: lh == (3, 7), "the Layer/Head inputs to show 3, 7")
     explorer.idle()
     assert page.get_by_role("heading", name="Mask of layer 3 · head 7").is_visible()
     assert "focus L3 h7" in page.evaluate(_OVERVIEW_JS)["shapes"]
@@ -427,7 +398,7 @@ def check_figures_fit(explorer: Explorer) -> None:
     page = explorer.page
     for tab, key in [("Overview", "ex_overview"), ("Before / after", "ex_focus_fig")]:
         explorer.tab(tab)
-        fit = wait_until(lambda k=key: page.evaluate(_FIT_JS, k), lambda f: f and f["shown"] > 0, key)
+        fit = wait_until(page, lambda k=key: page.evaluate(_FIT_JS, k), lambda f: f and f["shown"] > 0, key)
         # Built no wider than its column, and drawn at the size it was built (not squeezed by Streamlit).
         assert fit["built"] <= fit["column"] + 0.5, (key, fit)
         assert fit["drawn"] == fit["built"], (key, fit)
@@ -450,6 +421,7 @@ def test_figures_fit_their_columns(chromium_browser, app_url, save_screenshot, w
         if width == 1280:
             page.locator(".st-key-presentation label").click()
             wait_until(
+                page,
                 lambda: page.evaluate(_FONT_JS),
                 lambda size: size == PRESENTATION_THEME.font_size,
                 "the overview in the presentation theme",

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.e2e.painter_driver import PainterDriver
+
 pytestmark = pytest.mark.slow
 
 HARNESS = Path(__file__).with_name("painter_harness_app.py")
@@ -50,8 +52,8 @@ class Painter:
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"))
         page.goto(f"{url}/?demo={demo}&flow={flow}")
-        self.root = page.locator(".st-key-painter [data-testid='grid-painter']")
-        self.canvas = page.locator(".st-key-painter canvas")
+        self.driver = PainterDriver(page, "painter", timeout_ms=UPDATE_TIMEOUT_MS)
+        self.root, self.canvas = self.driver.root, self.driver.canvas
         self.root.wait_for(timeout=UPDATE_TIMEOUT_MS)
         page.wait_for_function(
             "() => document.querySelector('.st-key-harness_grid') !== null", timeout=UPDATE_TIMEOUT_MS
@@ -62,25 +64,15 @@ class Painter:
     def shape(self) -> tuple[int, int]:
         return int(self.root.get_attribute("data-rows")), int(self.root.get_attribute("data-cols"))
 
-    def _geometry(self) -> tuple[dict, float, float, float]:
-        box = self.canvas.bounding_box()
-        cell = float(self.root.get_attribute("data-cell"))
-        left = float(self.root.get_attribute("data-grid-left"))
-        top = float(self.root.get_attribute("data-grid-top"))
-        return box, cell, left, top
-
     def cell(self, row: int, col: int) -> tuple[float, float]:
-        """Return the page coordinates of a cell's centre."""
-        box, cell, left, top = self._geometry()
-        return box["x"] + left + (col + 0.5) * cell, box["y"] + top + (row + 0.5) * cell
+        """Return the page coordinates of a cell's centre (once the painter holds still)."""
+        return self.driver.cell_point(row, col)
 
     def row_label(self, row: int) -> tuple[float, float]:
-        box, cell, left, top = self._geometry()
-        return box["x"] + left / 2, box["y"] + top + (row + 0.5) * cell
+        return self.driver.point(self.driver.geometry().row_label_offset(row))
 
     def col_label(self, col: int) -> tuple[float, float]:
-        box, cell, left, top = self._geometry()
-        return box["x"] + left + (col + 0.5) * cell, box["y"] + top / 2
+        return self.driver.point(self.driver.geometry().col_label_offset(col))
 
     def click(self, xy: tuple[float, float], modifier: str | None = None) -> None:
         if modifier:
@@ -92,15 +84,7 @@ class Painter:
     def drag(
         self, start: tuple[float, float], end: tuple[float, float], steps: int = 12, shift: bool = False
     ) -> None:
-        mouse, keyboard = self.page.mouse, self.page.keyboard
-        if shift:
-            keyboard.down("Shift")
-        mouse.move(*start)
-        mouse.down()
-        mouse.move(*end, steps=steps)
-        mouse.up()
-        if shift:
-            keyboard.up("Shift")
+        self.driver.drag_points(start, end, steps=steps, shift=shift)
 
     def harness_text(self, container: str) -> str:
         text = self.page.locator(f".st-key-{container}").inner_text()

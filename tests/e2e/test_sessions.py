@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.e2e.conftest import VIEWPORT
+from tests.e2e.painter_driver import PainterDriver
 from tests.e2e.test_explorer import (
     APP,
     ATOL,
@@ -24,7 +25,6 @@ from tests.e2e.test_explorer import (
     UPDATE_TIMEOUT_S,
     Explorer,
     renormalised,
-    settled_grid,
 )
 from tests.model_folders import save_gpt2_folder
 
@@ -55,8 +55,8 @@ class Session(Explorer):
         self.errors: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         page.goto(address)
-        self.painter = page.locator(".st-key-ex_token_painter [data-testid='grid-painter']")
-        self.canvas = page.locator(".st-key-ex_token_painter canvas")
+        self.driver = PainterDriver(page, "ex_token_painter", timeout_ms=UPDATE_TIMEOUT_S * 1000)
+        self.painter, self.canvas = self.driver.root, self.driver.canvas
         self.painter.wait_for(timeout=LOAD_TIMEOUT_S * 1000)
         self.canvas.wait_for(timeout=UPDATE_TIMEOUT_S * 1000)
         self.idle(LOAD_TIMEOUT_S)
@@ -69,8 +69,7 @@ class Session(Explorer):
 
     def cell_point(self, row: int, col: int) -> tuple[float, float]:
         """Return where to click cell (row, col) of the painter, once the painter stopped moving."""
-        box, cell, left, top = settled_grid(self.painter, self.canvas)
-        return box["x"] + left + (col + 0.5) * cell, box["y"] + top + (row + 0.5) * cell
+        return self.driver.cell_point(row, col)
 
     def check_shows_only(self, text: str, blocked: np.ndarray, unmasked: np.ndarray, foreign: list) -> None:
         """Check the painter, the address bar and the focus heatmap show this session's mask and nothing else.

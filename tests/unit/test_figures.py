@@ -355,13 +355,6 @@ def test_figure_html_inlines_plotly_js(rng):
     assert '"displaylogo": false' in page
 
 
-def test_figure_html_replaces_streamlits_placeholder_template(rng):
-    fig = F.matrix_figure(rng.standard_normal((2, 2)), title="x")
-    fig.update_layout(template={"layout": {"paper_bgcolor": "#000038"}})
-    page = F.figure_html(fig)
-    assert "#000038" not in page
-
-
 def test_plotly_config_exports_png():
     assert F.PLOTLY_CONFIG["displaylogo"] is False
     assert F.PLOTLY_CONFIG["toImageButtonOptions"]["format"] == "png"
@@ -403,3 +396,59 @@ def test_bad_input_raises_value_error_naming_the_shapes(call, needle):
     with pytest.raises(ValueError) as err:
         call()
     assert needle in str(err.value)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sizes the caller asks for: a widest width, no colour bar, no axis titles
+
+
+@pytest.mark.parametrize("t", [8, 40, 128])
+def test_focus_figure_fits_max_width_by_shrinking_cells_only(rng, t):
+    w = softmax_attention(rng, 1, 1, t)[0, 0]
+    labels = [f"t{i}" for i in range(t)]
+    free = F.focus_figure(w, labels, zmax=1.0)
+    fitted = F.focus_figure(w, labels, zmax=1.0, max_width=300)
+    assert fitted.layout.width <= 300
+    assert (fitted.layout.margin.l, fitted.layout.margin.r) == (free.layout.margin.l, free.layout.margin.r)
+    assert F.focus_figure(w, labels, zmax=1.0, max_width=5000).layout.width == free.layout.width
+
+
+def test_small_multiple_has_no_colour_bar_or_axis_titles_and_gives_the_matrix_the_room(rng):
+    w = softmax_attention(rng, 1, 1, 6)[0, 0]
+    full = F.focus_figure(w, TOKENS[:6], zmax=1.0)
+    small = F.focus_figure(w, TOKENS[:6], zmax=1.0, colorbar=False, axis_titles=False)
+    assert full.data[0].showscale is not False and small.data[0].showscale is False
+    assert not small.layout.xaxis.title.text and not small.layout.yaxis.title.text
+    assert small.layout.margin.r < full.layout.margin.r and small.layout.margin.l < full.layout.margin.l
+    # The cells keep their size: the figure is narrower by the margins it no longer needs (±1 px rounding).
+    room = full.layout.margin.l + full.layout.margin.r - small.layout.margin.l - small.layout.margin.r
+    assert abs(full.layout.width - small.layout.width - room) <= 1
+
+
+def test_matrix_figure_without_colour_bar_and_within_max_width(rng):
+    m = rng.standard_normal((7, 64))
+    full = F.matrix_figure(m, title="Q")
+    bare = F.matrix_figure(m, title="Q", colorbar=False, max_width=400)
+    assert bare.data[0].showscale is False and bare.layout.width <= 400 < full.layout.width
+
+
+def test_difference_figure_within_max_width(rng):
+    a, b = softmax_attention(rng, 2, 1, 50)[:, 0]
+    labels = [str(i) for i in range(50)]
+    assert F.difference_figure(a, b, labels, max_width=320).layout.width <= 320
+
+
+def test_overview_fits_max_width_by_smaller_tiles(rng):
+    attn = softmax_attention(rng, 6, 12, 16)
+    free = F.overview_figure(attn)
+    fitted = F.overview_figure(attn, max_width=400)
+    assert free.layout.width > 400 >= fitted.layout.width
+    assert fitted.layout.margin.l == free.layout.margin.l and fitted.layout.margin.r == free.layout.margin.r
+    assert fitted.data[1].marker.size < free.data[1].marker.size  # the click targets shrink with the tiles
+
+
+def test_row_sums_without_title_keeps_only_the_legend_room_on_top():
+    w = np.full((3, 3), 1 / 3)
+    titled = F.row_sums_figure({"a": w}, ["x", "y", "z"])
+    bare = F.row_sums_figure({"a": w}, ["x", "y", "z"], title="")
+    assert bare.layout.margin.t < titled.layout.margin.t

@@ -330,14 +330,32 @@ def test_make_preset_defaults(name):
     assert torch.equal(make_preset(name).dense(6), PRESETS[name].factory(**defaults).dense(6))
 
 
+def _param_value(param, value):
+    """Return ``value`` in the shape ``param`` takes (an index list for 'indices')."""
+    return [value] if param.kind == "indices" else value
+
+
 @pytest.mark.parametrize("name", sorted(PRESETS))
-def test_preset_params_are_described_for_widgets(name):
+def test_preset_param_bounds_are_what_the_factory_accepts(name):
     preset = PRESETS[name]
-    assert preset.name == name and preset.label and preset.description
+    assert preset.name == name
     for param in preset.params:
         assert param.kind in {"int", "float", "bool", "indices"}
-        if param.minimum is not None and param.kind in {"int", "float"}:
-            assert param.minimum <= param.default <= param.maximum
+        if param.kind in {"int", "float"}:
+            assert param.minimum <= param.default and (
+                param.maximum is None or param.default <= param.maximum
+            )
+        for bound in (param.minimum, param.maximum):
+            if bound is not None:
+                make_preset(name, **{param.name: _param_value(param, bound)}).dense(3)  # accepted
+        if param.kind == "bool":
+            continue
+        step = 0.01 if param.kind == "float" else 1
+        with pytest.raises(ValueError):
+            make_preset(name, **{param.name: _param_value(param, type(param.minimum)(param.minimum - step))})
+        if param.maximum is not None:
+            with pytest.raises(ValueError):
+                make_preset(name, **{param.name: _param_value(param, param.maximum + step)})
 
 
 def test_prefix_lm_zero_is_causal_and_block_diagonal_zero_is_full():

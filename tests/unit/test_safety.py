@@ -23,7 +23,7 @@ from ui.markdown import code, escape
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = [REPO / "app.py", *sorted((REPO / "maskattn").rglob("*.py"))]
-SHIPPED += [*sorted((REPO / "ui").rglob("*.py")), *sorted((REPO / "app_pages").rglob("*.py"))]
+SHIPPED += [*sorted((REPO / "ui").rglob("*.py")), *sorted((REPO / "pages").rglob("*.py"))]
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -88,7 +88,7 @@ def test_no_pickle_no_remote_code_no_raw_html(path: Path) -> None:
 def test_uploaded_plans_are_parsed_in_memory_never_written():
     # The Explorer's import path: bytes in, a MaskPlan out; nothing in the UI writes files at all.
     for path in SHIPPED:
-        if path.parts[-2] in {"ui", "app_pages"} or path.name == "app.py":
+        if path.parts[-2] in {"ui", "pages"} or path.name == "app.py":
             for node in calls(ast.parse(path.read_text())):
                 name = call_name(node)
                 assert not name.endswith(("write_bytes", "write_text", "NamedTemporaryFile", "mkstemp")), (

@@ -380,3 +380,18 @@ def summarize_seed_example(result: dict) -> SeedExampleSummary:
 
 
 SHAPE_ROWS = ("query", "key", "value", "blocked", "allow", "out", "weights")
+
+
+def findings_markdown(findings: list[Finding], labels: list[str], lang: Language) -> str:
+    """Return the findings as a Markdown list; only the worst row also explains where its mass went."""
+    lines: list[str] = []
+    explained = False
+    for finding in findings:
+        sentence = describe_finding(finding, labels, lang)
+        if finding.kind == "blocked_mass":
+            if not explained:
+                lines[-1] += " " + sentence
+            explained = True
+            continue
+        lines.append(f"- {sentence}")
+    return "\n".join(lines)

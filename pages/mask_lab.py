@@ -4,34 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-import torch
 
-from maskattn import DEFAULT_MODEL_ID, PRESETS, MaskPlan, ModelLoadError, make_preset, rule
+from maskattn import DEFAULT_MODEL_ID, PRESETS, ModelLoadError
 from maskattn import figures as fig
-from maskattn.stepthrough import (
-    SEMANTICS,
-    Finding,
-    compare_semantics,
-    model_embeddings,
-    random_inputs,
-    seeded_module,
-)
-from ui import classroom
+from maskattn.stepthrough import SEMANTICS, HeadTrace, random_inputs
+from ui import classroom, frame, limits
+from ui.classroom import LabInputs
 from ui.i18n import language_switch
 from ui.lessons import Language, tr
-from ui.lessons.content import describe_finding
+from ui.lessons.content import findings_markdown
 from ui.markdown import escape
-from ui.models import active_model, get_model, run_cached
+from ui.models import active_model, run_cached
+from ui.page_state import LAB_BLOCKED_KEY, fitted_blocked, preset_blocked
 from ui.painter import PainterWords, grid_painter
 from ui.theme import figure_theme
 
-MIN_TOKENS, MAX_TOKENS = 2, 16
+MIN_TOKENS = 2
 HEAD_CHOICES = (1, 2, 3, 4)
 RANDOM_D_MODEL = 24  # divisible by every choice of heads
 DEFAULT_TEXT = "The cat sat on the mat."
-MAX_TRACE_TOKENS = 32
 PRESET_BUTTONS = tuple(PRESETS)  # "full" first: it is the Clear button
 INVERT = "invert"
+# The widget values this page keeps when people leave it and come back (ui.frame).
+KEEPS = (
+    "ml_view", "ml_source", "ml_heads", "ml_head", "ml_seed", "ml_length", "ml_text",
+    "ml_tr_text", "ml_tr_layer", "ml_tr_head", "ml_tr_preset", "ml_tr_block",
+)  # fmt: skip
 
 
 # -- state
@@ -54,49 +52,33 @@ def init_state() -> None:
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
-    if "ml_blocked" not in st.session_state:
-        st.session_state["ml_blocked"] = blocked_preset("causal", st.session_state["ml_length"])
-
-
-def blocked_preset(name: str, num_tokens: int) -> np.ndarray:
-    """Return the ``(T, T)`` blocked cells of preset ``name`` with its default parameters."""
-    return (~make_preset(name).dense(num_tokens)).numpy()
+    if LAB_BLOCKED_KEY not in st.session_state:
+        st.session_state[LAB_BLOCKED_KEY] = preset_blocked("causal", st.session_state["ml_length"])
 
 
 def fit_blocked(num_tokens: int) -> np.ndarray:
     """Return the painted mask cut or padded (with allowed cells) to ``num_tokens``; stored in the state."""
-    old = np.asarray(st.session_state["ml_blocked"], dtype=bool)
-    if old.shape != (num_tokens, num_tokens):
-        new = np.zeros((num_tokens, num_tokens), dtype=bool)
-        keep = min(num_tokens, old.shape[0])
-        new[:keep, :keep] = old[:keep, :keep]
-        st.session_state["ml_blocked"] = new
-    return st.session_state["ml_blocked"]
+    st.session_state[LAB_BLOCKED_KEY] = fitted_blocked(st.session_state[LAB_BLOCKED_KEY], num_tokens)
+    return st.session_state[LAB_BLOCKED_KEY]
 
 
 def on_paint(after: np.ndarray) -> None:
-    st.session_state["ml_blocked"] = np.asarray(after, dtype=bool)
+    st.session_state[LAB_BLOCKED_KEY] = np.asarray(after, dtype=bool)
 
 
 def on_preset(name: str) -> None:
-    st.session_state["ml_blocked"] = blocked_preset(name, st.session_state["ml_blocked"].shape[0])
+    st.session_state[LAB_BLOCKED_KEY] = preset_blocked(name, st.session_state[LAB_BLOCKED_KEY].shape[0])
 
 
 def on_invert() -> None:
-    st.session_state["ml_blocked"] = ~np.asarray(st.session_state["ml_blocked"], dtype=bool)
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def cached_embeddings(text: str) -> tuple[torch.Tensor, list[str]]:
-    """Return the default model's first-layer inputs for ``text`` (cached, never mutated)."""
-    return model_embeddings(get_model(DEFAULT_MODEL_ID), text, MAX_TOKENS)
+    st.session_state[LAB_BLOCKED_KEY] = ~np.asarray(st.session_state[LAB_BLOCKED_KEY], dtype=bool)
 
 
 # -- three semantics
 
 
-def lab_controls(lang: Language) -> tuple[torch.Tensor, list[str], str] | None:
-    """Draw the input controls; return ``(x (1, T, E), labels, description)``, or None after an error."""
+def lab_controls(lang: Language) -> LabInputs | None:
+    """Draw the input controls; return the inputs they choose, or None after an error."""
     row = st.container(horizontal=True, wrap=True, gap="medium")  # wraps on narrow screens, unlike columns
     row.segmented_control(
         tr("lab.source", lang),
@@ -112,27 +94,27 @@ def lab_controls(lang: Language) -> tuple[torch.Tensor, list[str], str] | None:
     left, right = st.columns([3, 1])
     seed = int(right.number_input(tr("lab.seed", lang), 0, 2**31 - 1, key="ml_seed"))
     if st.session_state["ml_source"] == "random":
-        length = left.slider(tr("lab.length", lang), MIN_TOKENS, MAX_TOKENS, key="ml_length")
+        length = left.slider(tr("lab.length", lang), MIN_TOKENS, limits.LAB_MAX_TOKENS, key="ml_length")
         x = random_inputs(length, RANDOM_D_MODEL, seed)
-        return x, [f"x{i}" for i in range(length)], tr("lab.module.random", lang, seed=seed)
+        return LabInputs(x, [f"x{i}" for i in range(length)], tr("lab.module.random", lang, seed=seed))
     text = left.text_input(
         tr("lab.text", lang),
         key="ml_text",
-        max_chars=200,
-        help=tr("lab.text.help", lang, limit=MAX_TOKENS),
+        max_chars=limits.LAB_TEXT_CHARS,
+        help=tr("lab.text.help", lang, limit=limits.LAB_MAX_TOKENS),
     )
     if not text.strip():
         st.error(tr("lab.error.empty", lang))
         return None
     try:
-        x, labels = cached_embeddings(text)
+        x, labels = classroom.cached_embeddings(text)
     except ModelLoadError as err:
         st.error(tr("common.model_error", lang, model=DEFAULT_MODEL_ID, error=escape(err)))
         return None
     except ValueError as err:
         st.error(tr("lab.error.text", lang, error=escape(err)))
         return None
-    return x, labels, tr("lab.module.text", lang, model=DEFAULT_MODEL_ID)
+    return LabInputs(x, labels, tr("lab.module.text", lang, model=DEFAULT_MODEL_ID))
 
 
 def painter_words(lang: Language) -> PainterWords:
@@ -168,29 +150,26 @@ def semantics_view(lang: Language) -> None:
     got = lab_controls(lang)
     if got is None:
         return
-    x, labels, source = got
-    num_tokens, d_model = x.shape[1], x.shape[2]
+    labels = got.labels
     heads, head, seed = (
         st.session_state["ml_heads"],
         st.session_state["ml_head"],
         int(st.session_state["ml_seed"]),
     )
-    module = seeded_module(d_model, heads, seed)
+    blocked = fit_blocked(got.num_tokens)
+    d_k, result = classroom.lab_semantics(got, blocked, heads=heads, head=head, seed=seed)
     st.caption(
         tr(
             "lab.module",
             lang,
-            d_model=d_model,
+            d_model=got.d_model,
             heads=heads,
-            dk=module.d_k,
+            dk=d_k,
             seed=seed,
-            source=source,
-            tokens=num_tokens,
+            source=got.source,
+            tokens=got.num_tokens,
         )
     )
-    blocked = fit_blocked(num_tokens)
-    allow = torch.from_numpy(~blocked)  # the one conversion: the painter's blocked cells → True = may attend
-    result = compare_semantics(module, x, allow, head)
     short = {s: tr(f"lab.legend.{s}", lang) for s in SEMANTICS}
 
     left, right = st.columns([1, 1.25], gap="medium")
@@ -216,10 +195,9 @@ def semantics_view(lang: Language) -> None:
         st.subheader(tr("lab.findings", lang))
         st.markdown(findings_markdown(result.findings, labels, lang))
         st.caption(tr("lab.rowsums", lang, head=head))
-        sums = fig.row_sums_figure(
+        sums = fig.row_sums_figure(  # no title: the caption above names it
             {short[s]: result.weights[s].numpy() for s in SEMANTICS}, labels, title="", theme=figure_theme()
         )
-        sums.update_layout(margin_t=figure_theme().px(36))  # no title: the caption above names it
         st.plotly_chart(sums, key="ml_rowsums", config=fig.PLOTLY_CONFIG, theme=None)
 
     st.subheader(tr("lab.weights", lang, head=head))
@@ -235,8 +213,10 @@ def semantics_view(lang: Language) -> None:
                 title="",
                 theme=compact,
                 zmax=1.0,
+                colorbar=False,  # one fixed 0–1 scale, stated in the caption: the matrices get the width
+                axis_titles=False,
             )
-            classroom.show_figure(classroom.small_multiple(figure, compact), key=f"ml_weights_{semantics}")
+            classroom.show_figure(figure, key=f"ml_weights_{semantics}")
     with st.expander(tr("lab.outputs", lang)):
         for column, semantics in zip(st.columns(3), SEMANTICS, strict=True):
             with column:
@@ -250,39 +230,7 @@ def semantics_view(lang: Language) -> None:
                 classroom.show_figure(figure, key=f"ml_outputs_{semantics}")
 
 
-def findings_markdown(findings: list[Finding], labels: list[str], lang: Language) -> str:
-    """Return the findings as a Markdown list; only the worst row also explains where its mass went."""
-    lines: list[str] = []
-    explained = False
-    for finding in findings:
-        sentence = describe_finding(finding, labels, lang)
-        if finding.kind == "blocked_mass":
-            if not explained:
-                lines[-1] += " " + sentence
-            explained = True
-            continue
-        lines.append(f"- {sentence}")
-    return "\n".join(lines)
-
-
 # -- step through a real head
-
-
-def trace_plan(layer: int, head: int, preset: str, blocked_keys: list[int]) -> MaskPlan:
-    """Return the plan that gives only (layer, head) the preset and the blocked keys."""
-    if preset == "full" and not blocked_keys:
-        return MaskPlan()
-    return MaskPlan(
-        (
-            rule(
-                [layer],
-                [head],
-                allow=None if preset == "full" else {"preset": preset},
-                block={"keys": sorted(blocked_keys)} if blocked_keys else None,
-                label="Mask Lab",
-            ),
-        )
-    )
 
 
 def clamp_state(key: str, upper: int) -> None:
@@ -296,7 +244,7 @@ def trace_view(lang: Language) -> None:
     clamp_state("ml_tr_layer", model.num_layers - 1)
     clamp_state("ml_tr_head", model.num_heads - 1)
     a, b, c, d = st.columns([3, 0.8, 0.8, 1.6])
-    text = a.text_input(tr("trace.text", lang), key="ml_tr_text", max_chars=500)
+    text = a.text_input(tr("trace.text", lang), key="ml_tr_text", max_chars=limits.TRACE_TEXT_CHARS)
     layer = int(b.number_input(tr("trace.layer", lang), 0, model.num_layers - 1, key="ml_tr_layer"))
     head = int(c.number_input(tr("trace.head", lang), 0, model.num_heads - 1, key="ml_tr_head"))
     preset = d.selectbox(
@@ -310,9 +258,13 @@ def trace_view(lang: Language) -> None:
     except ValueError:
         st.error(tr("lab.error.empty", lang))
         return
-    if input_ids.shape[1] > MAX_TRACE_TOKENS:
+    if input_ids.shape[1] > limits.TRACE_MAX_TOKENS:
         st.error(
-            tr("trace.error", lang, error=f"{input_ids.shape[1]} tokens; at most {MAX_TRACE_TOKENS} fit here")
+            tr(
+                "trace.error",
+                lang,
+                error=f"{input_ids.shape[1]} tokens; at most {limits.TRACE_MAX_TOKENS} fit here",
+            )
         )
         return
     _tokens, labels = model.token_strings(input_ids[0])
@@ -323,7 +275,7 @@ def trace_view(lang: Language) -> None:
         key="ml_tr_block",
         format_func=lambda i: f"{i} {labels[i]}",
     )
-    plan = trace_plan(layer, head, preset, blocked_keys)
+    plan = classroom.trace_plan(layer, head, preset, blocked_keys)
     try:
         trace = classroom.cached_trace(model.name, text, plan.key(), layer, head)
         explorer_weights = run_cached(model.name, text, plan.key()).attentions[layer, head]
@@ -344,7 +296,8 @@ def names_of_preset(name: str, lang: Language) -> str:
     return tr("common.semantics.none", lang) if name == "full" else tr(f"preset.{name}", lang)
 
 
-def trace_figures(trace, explorer_weights: torch.Tensor, model_name: str, lang: Language) -> None:
+def trace_figures(trace: HeadTrace, explorer_weights, model_name: str, lang: Language) -> None:
+    """Draw the trace's steps; ``explorer_weights`` are the Explorer's weights of the head, to agree with."""
     layer, head, labels = trace.layer, trace.head, trace.labels
     st.markdown(tr("trace.intro", lang, model=model_name, layer=layer, head=head))
     dim = trace.query.shape[1]
@@ -361,7 +314,7 @@ def trace_figures(trace, explorer_weights: torch.Tensor, model_name: str, lang: 
                 default=f"{default_scale:.4f}",
             )
         )
-    diff = float((trace.weights - explorer_weights).abs().max())
+    diff = classroom.largest_difference(trace.weights, explorer_weights)
     if diff <= 1e-6:
         st.success(tr("trace.check", lang, layer=layer, head=head, diff=f"{diff:.1e}"))
     else:
@@ -369,7 +322,7 @@ def trace_figures(trace, explorer_weights: torch.Tensor, model_name: str, lang: 
     wide = classroom.compact_theme(side_px=560, max_cell_px=22)
     small = classroom.compact_theme(side_px=250, max_cell_px=30)
 
-    def matrix(name: str, values: torch.Tensor, theme: fig.Theme, *, square: bool, **title_values) -> None:
+    def matrix(name: str, values, theme: fig.Theme, *, square: bool, **title_values) -> None:
         axes = {"row_labels": labels, "col_labels": labels if square else None}
         figure = fig.matrix_figure(
             values.numpy(), title=tr(f"trace.step.{name}", lang, **title_values), theme=theme, **axes
@@ -393,8 +346,10 @@ def trace_figures(trace, explorer_weights: torch.Tensor, model_name: str, lang: 
             title=tr("trace.step.mask", lang),
             theme=small,
             zmax=1.0,
+            colorbar=False,  # 0 or 1: the grey cells say it
+            axis_titles=False,
         )
-        classroom.show_figure(classroom.small_multiple(figure, small), key="ml_tr_mask")
+        classroom.show_figure(figure, key="ml_tr_mask")
 
     st.markdown(tr("trace.group.weights", lang))
     a, b = st.columns(2)
@@ -441,6 +396,7 @@ def trace_figures(trace, explorer_weights: torch.Tensor, model_name: str, lang: 
 
 
 def main() -> None:
+    frame.render(KEEPS)
     init_state()
     lang = language_switch()
     st.title(tr("lab.title", lang))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from maskattn import figures as fig
-from ui import classroom
+from ui import classroom, frame
 from ui.i18n import language_switch
 from ui.lessons import Language, tr
 from ui.lessons.content import (
@@ -16,31 +16,22 @@ from ui.lessons.content import (
     summarize_seed_example,
 )
 
-MASK_LAB_PAGE = "app_pages/mask_lab.py"
-
 
 def formulas(name: str) -> None:
     for formula in FORMULAS[name]:
         st.latex(formula)
 
 
+THEORY = ("attention", "masking", "blocked", "multihead")  # sections 1–4: a title, formulas, a text
+
+
 def theory(lang: Language) -> None:
-    st.subheader(tr("learn.attention.title", lang))
-    formulas("attention")
-    st.markdown(tr("learn.attention.body", lang))
-
-    st.subheader(tr("learn.masking.title", lang))
-    formulas("masking")
-    st.markdown(tr("learn.masking.body", lang))
-    st.info(tr("learn.masking.polarity", lang))
-
-    st.subheader(tr("learn.blocked.title", lang))
-    formulas("blocked")
-    st.markdown(tr("learn.blocked.body", lang))
-
-    st.subheader(tr("learn.multihead.title", lang))
-    formulas("multihead")
-    st.markdown(tr("learn.multihead.body", lang))
+    for name in THEORY:
+        st.subheader(tr(f"learn.{name}.title", lang))
+        formulas(name)
+        st.markdown(tr(f"learn.{name}.body", lang))
+        if name == "masking":
+            st.info(tr("learn.masking.polarity", lang))
 
 
 def mistakes(lang: Language) -> None:
@@ -51,7 +42,7 @@ def mistakes(lang: Language) -> None:
     st.subheader(tr("learn.formula2.title", lang))
     formulas("formula2")
     st.markdown(tr("learn.formula2.body", lang))
-    st.page_link(MASK_LAB_PAGE, label=tr("learn.formula2.link", lang), icon=":material/science:")
+    st.page_link(frame.MASK_LAB.path, label=tr("learn.formula2.link", lang), icon=":material/science:")
 
 
 def seed_example(lang: Language) -> None:
@@ -120,6 +111,7 @@ def exercises(lang: Language) -> None:
 
 
 def main() -> None:
+    frame.render()
     lang = language_switch()
     st.title(tr("learn.title", lang))
     st.markdown(tr("learn.intro", lang))
