@@ -127,6 +127,11 @@ def _square_with_tokens(weights: Any, tokens: Sequence[str], name: str) -> np.nd
     return w
 
 
+def _check_query_tokens(query_tokens: Sequence[str] | None, num_keys: int) -> None:
+    if query_tokens is not None and len(query_tokens) != num_keys:
+        raise ValueError(f"{len(query_tokens)} query tokens for {num_keys} keys: the weights are square")
+
+
 def _blocked_from_allow(allow: Any, shape: tuple[int, int]) -> np.ndarray | None:
     """Return the (T, T) boolean ``blocked`` mask (True = may NOT attend), or None when nothing is masked."""
     if allow is None:
@@ -502,13 +507,15 @@ def _blocked_traces(
     hovertemplate: str,
     theme: Theme,
     cell_px: float,
+    rows: list[str] | None = None,
 ) -> list[go.BaseTraceType]:
     """Return the grey overlay of blocked cells (NaN elsewhere) and, for small T, an 'x' on each of them."""
+    rows = cats if rows is None else rows
     z = np.where(blocked, values, np.nan).astype(np.float32)  # (T, T), value kept for the hover
     overlay = go.Heatmap(
         z=z,
         x=cats,
-        y=cats,
+        y=rows,
         colorscale=[[0.0, theme.blocked_color], [1.0, theme.blocked_color]],
         showscale=False,
         hoverongaps=False,
@@ -521,7 +528,7 @@ def _blocked_traces(
         traces.append(
             go.Scatter(
                 x=[cats[k] for k in ki],
-                y=[cats[q] for q in qi],
+                y=[rows[q] for q in qi],
                 mode="markers",
                 marker={
                     "symbol": "x-thin",
@@ -544,23 +551,25 @@ def _token_grid_figure(
     title: str,
     theme: Theme,
     size: _GridSize,
+    query_tokens: Sequence[str] | None = None,
 ) -> go.Figure:
     t = values.shape[0]
     cats, ticks = _categories(tokens, t)
+    rows, row_ticks = (cats, ticks) if query_tokens is None else _categories(query_tokens, t)
     titles = ("query (attending)", "key (attended to)") if size.axis_titles else ("", "")
     cell, stride, frame = _fitted_frame(
-        t, t, _cell_px(t, t, theme), (ticks, ticks), theme, title, titles, size.colorbar, size.max_width
+        t, t, _cell_px(t, t, theme), (row_ticks, ticks), theme, title, titles, size.colorbar, size.max_width
     )
-    main.update(x=cats, y=cats, showscale=size.colorbar)
+    main.update(x=cats, y=rows, showscale=size.colorbar)
     data: list[go.BaseTraceType] = [main]
     if blocked is not None and blocked.any():
-        data += _blocked_traces(values, blocked, cats, blocked_hover, theme, cell)
+        data += _blocked_traces(values, blocked, cats, blocked_hover, theme, cell, rows)
     layout = _base_layout(theme, title, height=0)
     layout.update(frame)
     layout.update(
         hovermode="closest",
         xaxis=_category_axis(cats, ticks, stride, titles[1]) | {"constrain": "domain"},
-        yaxis=_category_axis(cats, ticks, stride, titles[0])
+        yaxis=_category_axis(rows, row_ticks, stride, titles[0])
         | {"autorange": "reversed", "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
     )
     return go.Figure(data=data, layout=layout)
@@ -584,6 +593,7 @@ def focus_figure(
     colorbar: bool = True,
     axis_titles: bool = True,
     max_width: int | None = None,
+    query_tokens: Sequence[str] | None = None,
 ) -> go.Figure:
     """Return one head's ``(T, T)`` attention weights as a heatmap with token labels on both axes.
 
@@ -591,9 +601,11 @@ def focus_figure(
     may attend) draws blocked cells as a grey overlay (plus an 'x' for T <= 64) whose hover says "blocked".
     ``zmax`` None scales colours to this head's largest weight; pass 1.0 for a fixed scale. The figure is at
     most ``max_width`` px wide (smaller cells); several heatmaps side by side on one scale stated once can
-    leave out the ``colorbar`` and the ``axis_titles``, giving the matrices the room.
+    leave out the ``colorbar`` and the ``axis_titles``, giving the matrices the room. ``query_tokens``
+    labels the rows where queries are other tokens than keys (cross-attention: the decoder's).
     """
     w = _square_with_tokens(weights, tokens, "weights")  # (T, T)
+    _check_query_tokens(query_tokens, len(tokens))
     blocked = _blocked_from_allow(allow, w.shape)
     if zmax is None:
         shown = w if blocked is None or blocked.all() else w[~blocked]
@@ -620,6 +632,7 @@ def focus_figure(
         title,
         theme,
         _GridSize(colorbar, axis_titles, max_width),
+        query_tokens,
     )
 
 
@@ -632,12 +645,14 @@ def difference_figure(
     title: str = "",
     theme: Theme = DEFAULT_THEME,
     max_width: int | None = None,
+    query_tokens: Sequence[str] | None = None,
 ) -> go.Figure:
     """Return ``after - before`` of one head as a heatmap on a diverging scale centred at 0.
 
     The colour range is symmetric (± the largest absolute change); hover shows before, after and the
-    difference. ``allow`` marks blocked cells and ``max_width`` bounds the width as in ``focus_figure``.
+    difference. ``allow``, ``max_width`` and ``query_tokens`` as in ``focus_figure``.
     """
+    _check_query_tokens(query_tokens, len(tokens))
     b = _square_with_tokens(before, tokens, "before")  # (T, T)
     a = _square_with_tokens(after, tokens, "after")  # (T, T)
     diff = (a - b).astype(np.float32)  # (T, T)
@@ -669,6 +684,7 @@ def difference_figure(
         title,
         theme,
         _GridSize(max_width=max_width),
+        query_tokens,
     )
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from maskattn import PRESETS, MaskPlan
 from maskattn import figures as fig
-from ui import editing, frame, limits, presets, run_words
+from ui import editing, frame, limits, presets, run_words, stacks
 from ui.exports import attentions_npz, figure_html
 from ui.markdown import code, escape
 from ui.models import active_model, run_cached
@@ -29,7 +29,7 @@ EXAMPLES = [
     "The trophy does not fit in the suitcase because it is too big.",
 ]
 # The widget values this page keeps when people leave it and come back (ui.frame).
-KEEPS = ("ex_text", "ex_scope", "ex_preset", "ex_gate_value")
+KEEPS = ("ex_text", "ex_scope", "ex_preset", "ex_gate_value", "ex_stack")
 TABS = ["Overview", "Before / after", "Effect", "Plan & share"]
 LOCKED_WORDS = replace(ATTENTION_WORDS, marked="blocked by a rule")
 
@@ -61,6 +61,19 @@ def set_plan(plan: MaskPlan) -> None:
     update(state().with_plan(plan))
 
 
+def stack_context() -> tuple[str, str]:
+    """Return ``(shown stack, default stack)``: the painters edit the plan's slice for the shown stack."""
+    return st.session_state.get("ex_stack_ctx", ("encoder", "encoder"))
+
+
+def shown_plan() -> MaskPlan:
+    return stacks.slice_of(state().plan, *stack_context())
+
+
+def set_shown_plan(plan: MaskPlan) -> None:
+    set_plan(stacks.join(state().plan, plan, *stack_context()))
+
+
 def undo() -> None:
     update(state().undo())
 
@@ -86,9 +99,9 @@ def sync_link(model_name: str) -> None:
 def on_token_paint(after: np.ndarray) -> None:
     ctx = st.session_state["ex_paint_ctx"]
     plan = editing.apply_paint(
-        state().plan, focus=ctx["focus"], before=ctx["painted"], after=after, targets=ctx["targets"]
+        shown_plan(), focus=ctx["focus"], before=ctx["painted"], after=after, targets=ctx["targets"]
     )
-    set_plan(plan)
+    set_shown_plan(plan)
 
 
 def on_head_paint(picked: np.ndarray) -> None:
@@ -140,14 +153,33 @@ def text_section() -> str:
     return text
 
 
-def focus_controls(model) -> tuple[int, int]:
-    update(state().within(model.num_layers, model.num_heads))
+def stack_picker(model) -> str:
+    """Return the attention stack to show: a choice for encoder–decoder models, else the only one."""
+    default = model.stacks[0]
+    stack = default
+    if len(model.stacks) > 1:
+        if st.session_state.get("ex_stack") not in model.stacks:
+            st.session_state["ex_stack"] = default
+        stack = st.segmented_control(
+            "Attention",
+            model.stacks,
+            format_func=stacks.STACK_WORDS.get,
+            key="ex_stack",
+            help=stacks.STACK_HELP,
+        )
+        stack = stack or default
+    st.session_state["ex_stack_ctx"] = (stack, default)
+    return stack
+
+
+def focus_controls(layers: int, heads: int) -> tuple[int, int]:
+    update(state().within(layers, heads))
     layer, head = state().focus
     st.session_state["ex_layer"], st.session_state["ex_head"] = layer, head
     # 3.9: the four scopes fit on one line at 1280 px.
     a, b, c = st.container(key="ex_focus_row").columns([1, 1, 3.9])
-    a.number_input("Layer", 0, model.num_layers - 1, key="ex_layer", on_change=on_focus_widgets)
-    b.number_input("Head", 0, model.num_heads - 1, key="ex_head", on_change=on_focus_widgets)
+    a.number_input("Layer", 0, layers - 1, key="ex_layer", on_change=on_focus_widgets)
+    b.number_input("Head", 0, heads - 1, key="ex_head", on_change=on_focus_widgets)
     c.radio(
         "Painting applies to",
         list(editing.SCOPES),
@@ -158,19 +190,20 @@ def focus_controls(model) -> tuple[int, int]:
     return layer, head
 
 
-def token_painter(model, result, focus, painted, locked) -> None:
+def token_painter(shown: stacks.Shown, focus, painted, locked) -> None:
     layer, head = focus
+    layers = shown.attentions.shape[0]
     try:
-        targets = state().targets(st.session_state.get("ex_scope", "head"), model.num_layers)
+        targets = state().targets(st.session_state.get("ex_scope", "head"), layers)
     except ValueError as err:
         st.warning(str(err))
-        targets = state().targets("head", model.num_layers)
+        targets = state().targets("head", layers)
     st.session_state["ex_paint_ctx"] = {"focus": focus, "painted": painted, "targets": targets}
-    weights = result.attentions[layer, head].numpy()
+    weights = shown.attentions[layer, head].numpy()
     grid_painter(
         key="ex_token_painter",
-        row_labels=result.labels,
-        col_labels=result.labels,
+        row_labels=shown.query_labels,
+        col_labels=shown.key_labels,
         blocked=painted.numpy(),
         values=weights,  # the fixed 0–1 scale of the heatmaps, so both views of a head agree
         marked=locked.numpy(),
@@ -185,9 +218,8 @@ def token_painter(model, result, focus, painted, locked) -> None:
     )
 
 
-def head_painter(model) -> None:
-    L, H = model.num_layers, model.num_heads
-    plan = state().plan
+def head_painter(L: int, H: int) -> None:
+    plan = shown_plan()
     grid_painter(
         key="ex_head_painter",
         row_labels=[f"L{i}" for i in range(L)],
@@ -212,10 +244,10 @@ def head_painter(model) -> None:
     )
     b, c, d = st.container(key="ex_gate_row").columns(3)
     if b.button("Gate chosen", disabled=not chosen, key="ex_gate_apply", width="stretch"):
-        set_plan(editing.set_gates(plan, chosen, gate))
+        set_shown_plan(editing.set_gates(plan, chosen, gate))
         st.rerun()
     if c.button("Ungate chosen", disabled=not chosen, key="ex_gate_clear", width="stretch"):
-        set_plan(editing.set_gates(plan, chosen, None))
+        set_shown_plan(editing.set_gates(plan, chosen, None))
         st.rerun()
     if d.button("Clear picks", disabled=not chosen, key="ex_pick_clear", width="stretch"):
         update(state().with_chosen(()))
@@ -223,25 +255,26 @@ def head_painter(model) -> None:
     st.caption(f"{len(chosen)} head(s) chosen. Gated heads are outlined; the focused head is ringed.")
 
 
-def preset_section(model) -> None:
+def preset_section(layers: int) -> None:
     names = list(PRESETS)
     name = st.selectbox("Preset", names, format_func=presets.label, key="ex_preset")
     st.caption(presets.description(name))
     params = preset_params(PRESETS[name], key_prefix="ex_preset_param")
     if st.button("Apply preset", key="ex_preset_apply", type="primary", disabled=params is None):
         try:
-            targets = state().targets(st.session_state.get("ex_scope", "head"), model.num_layers)
-            set_plan(editing.add_preset(state().plan, targets, name, params))
+            targets = state().targets(st.session_state.get("ex_scope", "head"), layers)
+            set_shown_plan(editing.add_preset(shown_plan(), targets, name, params))
             st.rerun()
         except ValueError as err:
             st.error(str(err))
 
 
-def overview_tab(model, result, focus) -> None:
-    marked = state().plan.marked_heads(model.num_layers, model.num_heads).numpy()
+def overview_tab(shown: stacks.Shown, focus) -> None:
+    L, H = shown.attentions.shape[:2]
+    marked = shown_plan().marked_heads(L, H).numpy()
     theme = figure_theme()
     figure = fig.overview_figure(
-        result.attentions.numpy(), marked=marked, focus=focus, theme=theme, max_width=figure_width(theme)
+        shown.attentions.numpy(), marked=marked, focus=focus, theme=theme, max_width=figure_width(theme)
     )
     st.plotly_chart(
         figure,
@@ -254,10 +287,11 @@ def overview_tab(model, result, focus) -> None:
     st.caption("Click a head to focus it. Outlined heads are masked or gated by the plan.")
 
 
-def compare_tab(result, baseline, focus, allow: np.ndarray) -> None:
+def compare_tab(shown: stacks.Shown, unmasked: stacks.Shown, focus, allow: np.ndarray) -> None:
     """Draw the focused head before and after masking; ``allow`` is the plan's ``(T, T)`` mask for it."""
     layer, head = focus
-    labels = result.labels
+    labels = shown.key_labels
+    rows = {} if shown.query_labels == shown.key_labels else {"query_tokens": shown.query_labels}
     view = (
         st.segmented_control(
             "View", ["Masked", "Unmasked", "Side by side", "Difference"], default="Masked", key="ex_view"
@@ -265,10 +299,10 @@ def compare_tab(result, baseline, focus, allow: np.ndarray) -> None:
         or "Masked"
     )
     theme = figure_theme()
-    after = result.attentions[layer, head].numpy()
-    before = baseline.attentions[layer, head].numpy()
+    after = shown.attentions[layer, head].numpy()
+    before = unmasked.attentions[layer, head].numpy()
     title = f"Layer {layer} · head {head}"
-    size = {"theme": theme, "max_width": figure_width(theme)}
+    size = {"theme": theme, "max_width": figure_width(theme), **rows}
     if view == "Masked":
         figure = fig.focus_figure(after, labels, allow=allow, title=f"{title} (masked)", zmax=1.0, **size)
     elif view == "Unmasked":
@@ -280,7 +314,7 @@ def compare_tab(result, baseline, focus, allow: np.ndarray) -> None:
     else:
         # Side by side where the column is wide enough for two, one above the other where it is not.
         left, right = st.container(key="ex_side_by_side").columns(2)
-        pair = {"theme": theme, "max_width": figure_width(theme, pair=True), "zmax": 1.0}
+        pair = {"theme": theme, "max_width": figure_width(theme, pair=True), "zmax": 1.0, **rows}
         unmasked = fig.focus_figure(before, labels, title="unmasked", **pair)
         masked = fig.focus_figure(after, labels, allow=allow, title="masked", **pair)
         left.plotly_chart(unmasked, key="ex_before_fig", config=fig.PLOTLY_CONFIG, width="content")
@@ -310,7 +344,10 @@ def effect_tab(model, result) -> None:
             "KL(unmasked ‖ masked) of the predictions", f"{run_words.shown_number(result.kl_divergence)} nats"
         )
     if result.predictions:
-        st.caption("Top predictions (causal: the next token; masked LM: the [MASK] positions).")
+        st.caption(
+            "Top predictions (causal LM: the next token; masked LM: the [MASK] positions; encoder–decoder: "
+            "the decoder's next token)."
+        )
         st.dataframe(run_words.prediction_rows(result), hide_index=True, width="stretch")
     change = result.token_change.numpy()
     st.plotly_chart(
@@ -412,7 +449,10 @@ def main() -> None:
         st.button("Reset the plan", on_click=reset, key="ex_reset_bad")
         return
     result = run.result
-    focus = focus_controls(model)
+    stack = stack_picker(model)
+    shown, unmasked = stacks.shown(result, stack), stacks.shown(baseline, stack)
+    L, H = shown.attentions.shape[:2]
+    focus = focus_controls(L, H)
     sync_link(model.name)
 
     badge = run_words.recompute_badge(result, model.num_layers, cached=run.hit)
@@ -431,26 +471,26 @@ def main() -> None:
 
     st.html(EXPLORER_CSS.format(**explorer_css_sizes(figure_theme())))  # only numbers go in
     # The plan's cells for the focused head, (T, T) bool: painted here, and blocked by its other rules.
-    painted, locked = editing.head_masks(plan, *focus, result.num_tokens)
+    painted, locked = editing.head_masks(shown_plan(), *focus, result.num_tokens)
     left, right = st.container(key="ex_split").columns([1, 1.2], gap="medium")
     with left:
         st.subheader(f"Mask of layer {focus[0]} · head {focus[1]}")
-        token_painter(model, result, focus, painted, locked)
+        token_painter(shown, focus, painted, locked)
         a, b = st.columns(2)
         a.button(
             "Undo plan edit", on_click=undo, disabled=not state().can_undo, key="ex_undo", width="stretch"
         )
         b.button("Reset plan", on_click=reset, disabled=not plan, key="ex_reset", width="stretch")
         with st.expander("Presets", expanded=False):
-            preset_section(model)
+            preset_section(L)
         with st.expander("Heads: pick, focus, gate", expanded=False):
-            head_painter(model)
+            head_painter(L, H)
     with right:
         # Only the open tab is built: hidden tabs' figures would cost each edit ~200 ms in the browser.
         tabs = st.tabs(TABS, key="ex_tab", on_change="rerun")
         sections = (
-            lambda: overview_tab(model, result, focus),
-            lambda: compare_tab(result, baseline, focus, allow=~(painted | locked).numpy()),
+            lambda: overview_tab(shown, focus),
+            lambda: compare_tab(shown, unmasked, focus, allow=~(painted | locked).numpy()),
             lambda: effect_tab(model, result),
             lambda: plan_tab(model, result),
         )

@@ -29,3 +29,13 @@ def save_gpt2_folder(
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return model
+
+
+def save_bart_folder(folder: Path) -> None:
+    """Save a tiny random BART encoder–decoder (safetensors) and the default tokenizer in ``folder``."""
+    from transformers import BartForConditionalGeneration
+
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    torch.manual_seed(0)
+    BartForConditionalGeneration(tiny_config("bart", tokenizer)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)

@@ -167,6 +167,9 @@ def remove_rule(plan: MaskPlan, index: int) -> MaskPlan:
     return MaskPlan(plan.rules[:index] + plan.rules[index + 1 :], plan.description)
 
 
+STACK_NAMES = {"encoder": "encoder", "decoder": "decoder self-attention", "cross": "cross-attention"}
+
+
 def describe_rule(rule: Rule) -> str:
     """Return a one-line human description of a rule."""
 
@@ -185,4 +188,5 @@ def describe_rule(rule: Rule) -> str:
         parts.append(f"allow {rule.allow['preset']}" + (f"({params})" if params else ""))
     if rule.gate is not None:
         parts.append(f"gate × {rule.gate:g}")
-    return f"{sel(rule.layers, 'layer')} · {sel(rule.heads, 'head')}: " + "; ".join(parts)
+    where = f"{STACK_NAMES[rule.stack]} · " if rule.stack is not None else ""
+    return f"{where}{sel(rule.layers, 'layer')} · {sel(rule.heads, 'head')}: " + "; ".join(parts)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from maskattn import MaskPlan, rule
-from tests.model_folders import save_gpt2_folder
+from tests.model_folders import save_bart_folder, save_gpt2_folder
 from ui.page_state import EXPLORER_KEY
 from ui.share import SharedState, to_query_params, unpack_plan
 
@@ -187,3 +187,26 @@ def test_link_to_a_local_model_shows_it_in_the_sidebar_and_runs_it(app, tmp_path
     effect = open_tab(at, "Effect")
     assert effect.dataframe  # top-k predictions of the LM head
     assert any("KL" in m.label for m in effect.metric)
+
+
+def test_an_encoder_decoder_shows_each_attention_and_edits_name_their_stack(app, tmp_path):
+    save_bart_folder(tmp_path)
+    app.query_params["model"] = str(tmp_path)
+    at = no_exceptions(app.run())
+    picker = at.segmented_control(key="ex_stack")
+    assert len(picker.options) == 3
+    assert picker.value == "encoder"
+    encoder = heatmap_values(plotly_figure(at, "ex_overview").data[0])
+    picker.set_value("cross").run()
+    no_exceptions(at)
+    cross = heatmap_values(plotly_figure(at, "ex_overview").data[0])
+    assert not np.allclose(encoder, cross)  # the overview shows the other attention
+    at.selectbox(key="ex_preset").select("causal").run()
+    at.button(key="ex_preset_apply").click().run()
+    no_exceptions(at)
+    plan = at.session_state[EXPLORER_KEY].plan
+    assert [r.stack for r in plan.rules] == ["cross"]
+    assert unpack_plan(at.query_params["plan"]).to_dict()["version"] == 2
+    assert "cross-attention" in open_tab(at, "Plan & share").markdown[0].value
+    effect = open_tab(at, "Effect")
+    assert any("KL" in m.label for m in effect.metric)  # the effect is on the decoder's predictions

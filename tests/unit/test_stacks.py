@@ -1,0 +1,29 @@
+"""The Explorer edits one attention stack's slice of a plan; the other stacks' rules are kept as they were."""
+
+from maskattn import MaskPlan, rule
+from ui import stacks
+
+ENCODER = rule([0], [1], block={"keys": [2]})
+CROSS = rule("all", "all", gate=0.5, stack="cross")
+DECODER = rule([1], [0], block={"cells": [[3, 1]]}, stack="decoder")
+PLAN = MaskPlan((ENCODER, CROSS, DECODER), "mine")
+
+
+def test_a_slice_holds_the_rules_of_its_stack_without_their_stack_name() -> None:
+    assert stacks.slice_of(PLAN, "encoder", "encoder").rules == (ENCODER,)
+    cross = stacks.slice_of(PLAN, "cross", "encoder")
+    assert [r.gate for r in cross.rules] == [0.5] and cross.rules[0].stack is None
+
+
+def test_joining_an_edited_slice_keeps_the_other_stacks_and_names_the_stack() -> None:
+    edited = stacks.slice_of(PLAN, "cross", "encoder").with_rules(rule([1], [2], block={"keys": [0]}))
+    joined = stacks.join(PLAN, edited, "cross", "encoder")
+    assert [r.stack for r in joined.rules] == [None, "decoder", "cross", "cross"]
+    assert joined.description == "mine"
+    assert stacks.slice_of(joined, "encoder", "encoder").rules == (ENCODER,)
+    assert MaskPlan.from_json(joined.to_json()) == joined  # written as version 2, read back the same
+
+
+def test_a_single_stack_model_round_trips_unchanged() -> None:
+    plan = MaskPlan((ENCODER, rule([1], [0], gate=0.0)))
+    assert stacks.join(plan, stacks.slice_of(plan, "decoder", "decoder"), "decoder", "decoder") == plan
