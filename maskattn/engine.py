@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -439,9 +439,12 @@ class MaskedModel:
         baseline = self._baseline(text, inputs)
         base_result = self._baseline_result(baseline, top_k, copy=False)
         results: list[RunResult | None] = [None] * len(plans)
-        for batch in self._batches(
-            inputs, baseline, plans, compiled, means, incremental, True, None, budget_floats, progress
-        ):
+        chunks = self._batches(
+            inputs, baseline, plans, compiled, means,
+            incremental=incremental, keep_weights=True, positions=None, budget_floats=budget_floats,
+            progress=progress,
+        )  # fmt: skip
+        for batch in chunks:
             for row, index in enumerate(batch.indices):
                 if batch.hidden is None:  # nothing to recompute: the unmasked run, as ``run`` gives it
                     forward = _copy(baseline.forward)
@@ -491,16 +494,19 @@ class MaskedModel:
             if any(m is not None for m in means):
                 raise ValueError("mean ablation is not available for encoder–decoder models")
             pick = slice(None) if positions is None else list(positions)
-            base = self.baseline(text, max_tokens=max_tokens)
+            device = self.device
+
+            def measured(r: RunResult) -> torch.Tensor:
+                # Results are on the CPU; the metric's unmasked tensors are on the model's device.
+                logits = None if r.logits is None else r.logits[None, pick].to(device)
+                return measure(r.hidden[None].to(device), logits)[0].float().cpu()
+
             values = []
             for i, plan in enumerate(plans):
-                r = self.run(text, plan, incremental=incremental, max_tokens=max_tokens)
-                values.append(measure(r.hidden[None], None if r.logits is None else r.logits[None, pick])[0])
+                values.append(measured(self.run(text, plan, incremental=incremental, max_tokens=max_tokens)))
                 report(progress, i + 1, len(plans))
-            base_logits = None if base.logits is None else base.logits[None, pick]
-            return torch.stack(values) if values else torch.zeros(0), measure(base.hidden[None], base_logits)[
-                0
-            ]
+            base = measured(self.baseline(text, max_tokens=max_tokens))
+            return (torch.stack(values) if values else torch.zeros(0)), base
         inputs = self._inputs(text, max_tokens)
         compiled = [self._compile(plan, inputs)[self.anatomy.default.name] for plan in plans]
         baseline = self._baseline(text, inputs)
@@ -513,8 +519,10 @@ class MaskedModel:
         base_value = measure(base_hidden, base_logits)[0].float().cpu()
         values = torch.zeros(len(plans))
         chunks = self._batches(
-            inputs, baseline, plans, compiled, means, incremental, False, pick, budget_floats, progress
-        )
+            inputs, baseline, plans, compiled, means,
+            incremental=incremental, keep_weights=False, positions=pick, budget_floats=budget_floats,
+            progress=progress,
+        )  # fmt: skip
         for batch in chunks:
             if batch.hidden is None:
                 values[list(batch.indices)] = base_value
@@ -545,12 +553,13 @@ class MaskedModel:
         plans: list[MaskPlan],
         compiled: list[list[LayerMask | None]],
         means: list[torch.Tensor | None],
+        *,
         incremental: bool,
         keep_weights: bool,
         positions: list[int] | None,
         budget_floats: int,
         progress: Progress | None,
-    ):
+    ) -> Iterator[_Batch]:
         """Yield ``_Batch``es covering every plan, grouped by first touched layer, chunked by the budget."""
         L = self.num_layers
         replay = (
