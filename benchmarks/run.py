@@ -144,6 +144,8 @@ SWEEP_COLUMNS = [
     ("sweep_ms", "sweep ms", ".0f"),
     ("loop_ms", "loop of runs ms", ".0f"),
     ("sweep/loop", "sweep/loop", ".2f"),
+    ("loop_full_ms", "loop, full runs ms", ".0f"),
+    ("sweep/loop_full", "sweep/full loop", ".2f"),
     ("run_ms", "one run ms", ".1f"),
     ("score_ms", "head types ms", ".1f"),
     ("score/run", "types/run", ".2f"),

@@ -6,7 +6,7 @@ per-round ratios:
 - ``sweep`` — ``sweeps.head_importance(model, text, whole_layers=False)``: one zero-ablation cell per head,
   batched by ``MaskedModel.outputs_many``;
 - ``loop`` — the same plans as separate ``model.run(text, plan)`` calls (incremental, as a user would write
-  it), each cell's metric taken from its result;
+  it), each cell's metric taken from its result; ``loop_full`` — the same with ``incremental=False``;
 - ``run`` — one ``model.run`` with a one-head plan, and ``score`` — ``score_heads`` of its attentions: what
   head types cost on top of a run (the probe's own run is a second run, timed as ``types_full``).
 
@@ -49,12 +49,13 @@ def measure_one(
     delimiters = sorted({model.tokenizer.sep_token_id, model.tokenizer.eos_token_id} - {None})
     result = model.run(text, one_head)
 
-    def loop() -> list[float]:
-        return [metric.of_result(model.run(text, plan), baseline) for plan in plans]
+    def loop(incremental: bool = True) -> list[float]:
+        return [metric.of_result(model.run(text, p, incremental=incremental), baseline) for p in plans]
 
     variants = {
         "sweep": lambda: sweeps.head_importance(model, text, whole_layers=False),
         "loop": loop,
+        "loop_full": lambda: loop(incremental=False),
         "run": lambda: model.run(text, one_head),
         "score": lambda: score_heads(result.attentions, ids, delimiter_ids=delimiters),
         "types_full": lambda: model_head_types(model, text),
@@ -68,6 +69,7 @@ def measure_one(
     row |= {f"{key}_ms": summarize(t)["median_ms"] for key, t in times.items()}
     row["sweep_s"] = row["sweep_ms"] / 1000
     row["sweep/loop"] = _paired(times, "sweep", "loop")
+    row["sweep/loop_full"] = _paired(times, "sweep", "loop_full")
     row["score/run"] = _paired(times, "score", "run")
     row["max_diff"] = max(abs(c.value - v) for c, v in zip(swept.cells, looped, strict=True))
     row["spread_ms"] = {key: summarize(t) for key, t in times.items()}

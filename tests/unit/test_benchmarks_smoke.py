@@ -86,7 +86,7 @@ def test_sweep_row_is_well_formed_and_the_sweep_equals_the_loop(trio) -> None:
     _check_columns([row], run.SWEEP_COLUMNS)
     assert row["heads"] == trio.ours.num_layers * trio.ours.num_heads
     assert row["max_diff"] < 1e-4
-    assert set(row["spread_ms"]) == {"sweep", "loop", "run", "score", "types_full"}
+    assert set(row["spread_ms"]) == {"sweep", "loop", "loop_full", "run", "score", "types_full"}
 
 
 def test_result_size_counts_the_result_tensors(trio) -> None:
