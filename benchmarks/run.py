@@ -3,6 +3,7 @@
 python -m benchmarks                 # everything (< 10 min on 2 cores)
 python -m benchmarks --quick         # a short run (fewer T, fewer repetitions)
 python -m benchmarks --suite forward,payload
+python -m benchmarks --suite sweep   # the head sweep against the loop of runs; head-type scoring
 python benchmarks/run.py --quick     # the same, as a script
 """
 
@@ -22,11 +23,16 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and `maskatt
 
 from benchmarks import report
 
-SUITES = ("forward", "payload", "memory", "browser", "profile")
+SUITES = ("forward", "payload", "memory", "browser", "profile", "sweep")
 GOALS = {
     "run_busy/eager at T=128 (minilm)": 1.15,
     "edit p50 at T=32 (ms)": 250.0,
     "edit p50 at T=128 (ms)": 500.0,
+    "72-head sweep at T=32 (s)": 0.5,
+    "72-head sweep at T=128 (s)": 2.0,
+    "sweep/loop of runs at T=32": 0.3,
+    "sweep/loop of runs at T=128": 0.3,
+    "head-type scoring at T=128 (ms)": 50.0,
 }
 
 
@@ -46,6 +52,8 @@ class Settings:
     browser_warmup: int = 2
     profile_tokens: tuple[int, ...] = (32, 128)
     profile_runs: int = 10
+    sweep_tokens: tuple[int, ...] = (32, 128)
+    sweep_reps: Callable[[int], tuple[int, int]] = field(default=lambda T: (3, 1) if T >= 128 else (5, 1))
 
 
 FULL = Settings()
@@ -60,6 +68,8 @@ QUICK = Settings(
     browser_warmup=1,
     profile_tokens=(32,),
     profile_runs=3,
+    sweep_tokens=(32,),
+    sweep_reps=lambda T: (2, 1),
 )
 
 FORWARD_COLUMNS = [
@@ -125,6 +135,22 @@ BROWSER_COLUMNS = [
     ("overview_p50_ms", "overview redrawn p50", ".0f"),
     ("done_p50_ms", "script done p50", ".0f"),
     ("busy_p50_ms", "browser busy p50", ".0f"),
+]
+SWEEP_COLUMNS = [
+    ("model", "model", ""),
+    ("T", "T", "d"),
+    ("reps", "n", "d"),
+    ("heads", "heads", "d"),
+    ("sweep_ms", "sweep ms", ".0f"),
+    ("loop_ms", "loop of runs ms", ".0f"),
+    ("sweep/loop", "sweep/loop", ".2f"),
+    ("loop_full_ms", "loop, full runs ms", ".0f"),
+    ("sweep/loop_full", "sweep/full loop", ".2f"),
+    ("run_ms", "one run ms", ".1f"),
+    ("score_ms", "head types ms", ".1f"),
+    ("score/run", "types/run", ".2f"),
+    ("types_full_ms", "types + probe ms", ".0f"),
+    ("max_diff", "|Δ| sweep vs loop", ".1e"),
 ]
 PHASE_COLUMNS = [("phase", "phase", ""), ("ms", "ms / call", ".1f"), ("share", "share", ".0%")]
 OPS_COLUMNS = [
@@ -196,12 +222,25 @@ def run_profile(settings: Settings, log) -> dict:
     return out
 
 
+def run_sweep(settings: Settings, log) -> dict:
+    from benchmarks import sweep
+
+    rows = sweep.run_suite(("minilm",), settings.sweep_tokens, settings.sweep_reps, log)
+    print(
+        report.format_table(
+            rows, SWEEP_COLUMNS, "\n(f) 72-head zero-ablation sweep vs separate runs (median)"
+        )
+    )
+    return {"sweep": rows}
+
+
 RUNNERS = {
     "forward": run_forward,
     "payload": run_payload,
     "memory": run_memory,
     "browser": run_browser,
     "profile": run_profile,
+    "sweep": run_sweep,
 }
 
 
@@ -213,6 +252,11 @@ def goals(suites: dict) -> list[dict]:
             found["run_busy/eager at T=128 (minilm)"] = row["run_busy/eager"]
     for row in suites.get("browser", {}).get("rows", []):
         found[f"edit p50 at T={row['T']} (ms)"] = row["edit_p50_ms"]
+    for row in suites.get("sweep", {}).get("rows", []):
+        if row["model"] == "minilm":
+            found[f"72-head sweep at T={row['T']} (s)"] = row["sweep_s"]
+            found[f"sweep/loop of runs at T={row['T']}"] = row["sweep/loop"]
+            found[f"head-type scoring at T={row['T']} (ms)"] = row["score_ms"]
     return [
         {
             "goal": name,

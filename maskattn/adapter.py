@@ -10,7 +10,8 @@ A layer is identified by the order of calls, per stack, never by ``module.layer_
 CLIP have none, ALBERT calls one module for every layer, and BART's encoder, decoder and cross-attention of
 layer ℓ all say ℓ. Which stack a module belongs to is decided once at load (``anatomy``).
 
-Shapes: B batch (always 1 here), H query heads, H_kv key/value heads (fewer under grouped-query attention),
+Shapes: B batch (1, or the plans of ``MaskedModel.run_many``, each element with its own masks and gates),
+H query heads, H_kv key/value heads (fewer under grouped-query attention),
 Q queries, K keys, D head dim.
 """
 
@@ -89,6 +90,7 @@ class CallState:
     capture_at: tuple[str, int] | None = None  # keep this layer's tensors (the step-through)
     captured: Capture | None = None
     probe: list[ProbeCall] | None = None  # at load: record every call instead of masking
+    keep_weights: bool = True  # False: a sweep that needs only the output keeps no (B, H, Q, K) per layer
 
     def slot(self, module: torch.nn.Module) -> tuple[str, int]:
         """Return ``(stack, layer)`` of this call of ``module`` and advance that stack's count."""
@@ -166,7 +168,8 @@ def maskattn_attention(
     layer = stack_masks[slot[1]] if stack_masks else None
     if layer is not None and layer.allow is not None:
         q_len, k_len = query.shape[2], key.shape[2]
-        plan_allow = layer.allow[:, -q_len:, -k_len:][None]  # (1, H, Q, K)
+        plan_allow = layer.allow[..., -q_len:, -k_len:]  # (H, Q, K) or (B, H, Q, K)
+        plan_allow = plan_allow[None] if plan_allow.dim() == 3 else plan_allow  # (1|B, H, Q, K)
         allow = plan_allow if allow is None else allow & plan_allow
 
     sink_logits = s_aux if s_aux is not None else sinks
@@ -187,9 +190,15 @@ def maskattn_attention(
         call.captured = Capture(
             module, query, key, value, allow, scaling, terms, out, None if layer is None else layer.gate
         )
+    if layer is not None and layer.mean_ablate is not None:
+        # Mean ablation: the head's output z at every position becomes its mean over the positions.
+        marked = layer.mean_ablate[..., None, None]  # (H, 1, 1) or (B, H, 1, 1)
+        out = torch.where(marked, out.mean(dim=2, keepdim=True), out)  # (B, H, Q, Dv)
     if layer is not None and layer.gate is not None:
-        out = out * layer.gate.to(out.dtype)[None, :, None, None]  # the head's output z, before o_proj
-    if slot is not None:
+        gate = layer.gate.to(out.dtype)  # (H,) or (B, H)
+        gate = gate[None, :, None, None] if gate.dim() == 1 else gate[:, :, None, None]  # (1|B, H, 1, 1)
+        out = out * gate  # the head's output z, before the output projection
+    if slot is not None and call.keep_weights:
         call.weights[slot] = weights
     return out.transpose(1, 2).contiguous(), weights  # (B, Q, H, Dv)
 

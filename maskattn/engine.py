@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +22,15 @@ import torch
 from . import ports
 from .adapter import ATTN_IMPLEMENTATION, CallState, Capture, calling
 from .anatomy import DECODER, Anatomy, examine
-from .plan import MaskPlan
+from .plan import LayerMask, MaskPlan
+from .progress import Progress, report
 from .replay import LayerInput, LayerStack, find_layer_stack, layer_input_recorder, recording
 from .results import Prediction, RunResult, check_finite, with_effect
 
 BASELINE_CACHE_SIZE = 8
+# One chunk of a batch of plans holds about this many floats (1 GiB of float32) of attention scores, kept
+# weights, activations and logits; a larger batch is run chunk by chunk.
+BATCH_BUDGET_FLOATS = 2**28
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,8 @@ class MaskedModel:
         if self.kind != "seq2seq":
             self._stack = find_layer_stack(model, self.num_layers, with_head=self.kind != "encoder")
             self._incremental = None if self._stack else "layer list not recognised"
+        # Whether a batch of plans may replay from one recorded layer input (None: not checked yet).
+        self._batch_replay: bool | str | None = None
         if self._stack is not None:
             for index, layer in enumerate(self._stack.layers):
                 layer.register_forward_pre_hook(layer_input_recorder(index), with_kwargs=True)
@@ -389,6 +396,258 @@ class MaskedModel:
         result = self._result(baseline, plan, seconds, forward, attentions, top_k, recomputed_from=first)
         return check_finite(with_effect(result, self._baseline_result(baseline, top_k, copy=False)))
 
+    # -- many plans on one text ------------------------------------------------------------------------------
+
+    def run_many(
+        self,
+        text: str,
+        plans: Sequence[MaskPlan],
+        *,
+        mean_ablate: Sequence[torch.Tensor | None] | None = None,
+        top_k: int = 5,
+        incremental: bool = True,
+        max_tokens: int | None = None,
+        progress: Progress | None = None,
+        budget_floats: int = BATCH_BUDGET_FLOATS,
+    ) -> list[RunResult]:
+        """Return ``[run(text, plan) for plan in plans]``, computed as batched forwards.
+
+        Each batch element gets its own masks and gates (``LayerMask`` with a leading batch dimension). Plans
+        are grouped by their lowest touched layer ℓ; each group replays layers ℓ… from the unmasked run's
+        input of layer ℓ, expanded to the group (or runs whole batched forwards where replay is off), in
+        chunks of at most ``budget_floats`` floats. ``mean_ablate`` gives per plan an ``(L, H)`` bool of heads
+        whose output is replaced by its mean over positions (a library option, not part of the plan format).
+        ``progress(done, total)`` after each chunk; returning False raises ``SweepCancelled``.
+        ``seconds`` of each result is its chunk's time divided by the chunk's size. Encoder–decoder models
+        (kind ``"seq2seq"``) simply loop over ``run``.
+        """
+        _check_top_k(top_k)
+        plans = list(plans)
+        means = self._check_mean_ablate(mean_ablate, len(plans))
+        if self.kind == "seq2seq" or len(self.stacks) != 1:
+            if any(m is not None for m in means):
+                raise ValueError("mean ablation is not available for encoder–decoder models")
+            results = []
+            for i, plan in enumerate(plans):
+                results.append(
+                    self.run(text, plan, top_k=top_k, incremental=incremental, max_tokens=max_tokens)
+                )
+                report(progress, i + 1, len(plans))
+            return results
+        inputs = self._inputs(text, max_tokens)
+        compiled = [self._compile(plan, inputs)[self.anatomy.default.name] for plan in plans]
+        baseline = self._baseline(text, inputs)
+        base_result = self._baseline_result(baseline, top_k, copy=False)
+        results: list[RunResult | None] = [None] * len(plans)
+        chunks = self._batches(
+            inputs, baseline, plans, compiled, means,
+            incremental=incremental, keep_weights=True, positions=None, budget_floats=budget_floats,
+            progress=progress,
+        )  # fmt: skip
+        for batch in chunks:
+            for row, index in enumerate(batch.indices):
+                if batch.hidden is None:  # nothing to recompute: the unmasked run, as ``run`` gives it
+                    forward = _copy(baseline.forward)
+                    attentions = {s: a.clone() for s, a in baseline.attentions.items()}
+                else:
+                    logits = None if batch.logits is None else batch.logits[row]
+                    forward = _Forward(batch.hidden[row], logits, {})
+                    weights = {slot: w[row : row + 1] for slot, w in batch.weights.items()}
+                    attentions = self._attentions(weights, batch.first, baseline.attentions)
+                if not plans[index] and means[index] is None and incremental:
+                    results[index] = check_finite(self._baseline_result(baseline, top_k))
+                    continue
+                result = self._result(
+                    baseline,
+                    plans[index],
+                    batch.seconds,
+                    forward,
+                    attentions,
+                    top_k,
+                    recomputed_from=batch.first,
+                )
+                results[index] = check_finite(with_effect(result, base_result))
+        return results
+
+    def outputs_many(
+        self,
+        text: str,
+        plans: Sequence[MaskPlan],
+        measure: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
+        *,
+        mean_ablate: Sequence[torch.Tensor | None] | None = None,
+        positions: Sequence[int] | None = None,
+        incremental: bool = True,
+        max_tokens: int | None = None,
+        progress: Progress | None = None,
+        budget_floats: int = BATCH_BUDGET_FLOATS,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(values (N,), baseline ())``: ``measure`` of each plan's output and of the unmasked one.
+
+        What sweeps use: like ``run_many`` but no weights are kept and no ``RunResult`` is built.
+        ``measure(hidden (B, T, E), logits (B, P, V) | None) -> (B,)`` sees the last hidden states and the
+        logits at ``positions`` only (None: every position). Encoder–decoder models loop over ``run``.
+        """
+        plans = list(plans)
+        means = self._check_mean_ablate(mean_ablate, len(plans))
+        if self.kind == "seq2seq" or len(self.stacks) != 1:
+            if any(m is not None for m in means):
+                raise ValueError("mean ablation is not available for encoder–decoder models")
+            pick = slice(None) if positions is None else list(positions)
+            device = self.device
+
+            def measured(r: RunResult) -> torch.Tensor:
+                # Results are on the CPU; the metric's unmasked tensors are on the model's device.
+                logits = None if r.logits is None else r.logits[None, pick].to(device)
+                return measure(r.hidden[None].to(device), logits)[0].float().cpu()
+
+            values = []
+            for i, plan in enumerate(plans):
+                values.append(measured(self.run(text, plan, incremental=incremental, max_tokens=max_tokens)))
+                report(progress, i + 1, len(plans))
+            base = measured(self.baseline(text, max_tokens=max_tokens))
+            return (torch.stack(values) if values else torch.zeros(0)), base
+        inputs = self._inputs(text, max_tokens)
+        compiled = [self._compile(plan, inputs)[self.anatomy.default.name] for plan in plans]
+        baseline = self._baseline(text, inputs)
+        pick = None if positions is None else list(positions)
+        base_hidden = baseline.forward.hidden[None]  # (1, T, E)
+        base_logits = baseline.forward.logits
+        base_logits = (
+            None if base_logits is None else base_logits[None] if pick is None else base_logits[None, pick]
+        )
+        base_value = measure(base_hidden, base_logits)[0].float().cpu()
+        values = torch.zeros(len(plans))
+        chunks = self._batches(
+            inputs, baseline, plans, compiled, means,
+            incremental=incremental, keep_weights=False, positions=pick, budget_floats=budget_floats,
+            progress=progress,
+        )  # fmt: skip
+        for batch in chunks:
+            if batch.hidden is None:
+                values[list(batch.indices)] = base_value
+            else:
+                values[list(batch.indices)] = measure(batch.hidden, batch.logits).float().cpu()
+        return values, base_value
+
+    def _check_mean_ablate(self, mean_ablate: Sequence | None, count: int) -> list[torch.Tensor | None]:
+        """Return one ``(L, H)`` bool (or None) per plan; ValueError naming what is wrong."""
+        if mean_ablate is None:
+            return [None] * count
+        means = list(mean_ablate)
+        if len(means) != count:
+            raise ValueError(f"mean_ablate: one entry per plan, got {len(means)} for {count} plans")
+        shape = (self.num_layers, self.num_heads)
+        for i, m in enumerate(means):
+            if m is not None and (
+                not isinstance(m, torch.Tensor) or m.dtype != torch.bool or tuple(m.shape) != shape
+            ):
+                got = tuple(m.shape) if isinstance(m, torch.Tensor) else type(m).__name__
+                raise ValueError(f"mean_ablate[{i}]: expected a bool tensor of shape {shape}, got {got}")
+        return [None if m is None or not bool(m.any()) else m.to(self.device) for m in means]
+
+    def _batches(
+        self,
+        inputs: _Inputs,
+        baseline: _Baseline,
+        plans: list[MaskPlan],
+        compiled: list[list[LayerMask | None]],
+        means: list[torch.Tensor | None],
+        *,
+        incremental: bool,
+        keep_weights: bool,
+        positions: list[int] | None,
+        budget_floats: int,
+        progress: Progress | None,
+    ) -> Iterator[_Batch]:
+        """Yield ``_Batch``es covering every plan, grouped by first touched layer, chunked by the budget."""
+        L = self.num_layers
+        replay = (
+            incremental and baseline.layer_inputs is not None and self._incremental is True
+            and self._batch_replay_ok(baseline)
+        )  # fmt: skip
+        groups: dict[int, list[int]] = {}
+        for i, plan in enumerate(plans):
+            first = plan.first_layer(L)
+            if means[i] is not None:
+                first = min(first, int(means[i].any(dim=1).nonzero()[0]))
+            if not replay and (first < L or not incremental or baseline.layer_inputs is None):
+                first = 0  # as ``run``: without replay every plan runs the whole model
+            groups.setdefault(first, []).append(i)
+        total, done = len(plans), 0
+        T = inputs.input_ids.shape[1]
+        H, E = self.num_heads, max(self.hidden_size, 1)
+        vocab = getattr(self._stack.head, "out_features", 0) if self._stack and self._stack.head else 0
+        vocab = vocab or (self.model.config.get_text_config().vocab_size if self.kind != "encoder" else 0)
+        P = T if positions is None else len(positions)
+        per_element = 16 * T * E + 4 * H * T * T + (L * H * T * T if keep_weights else 0) + P * vocab
+        size = max(1, budget_floats // per_element)
+        for first in sorted(groups):
+            members = groups[first]
+            for start in range(0, len(members), size):
+                chunk = members[start : start + size]
+                if first == L:
+                    yield _Batch(tuple(chunk), L, 0.0, None, None, {})
+                else:
+                    began = time.perf_counter()
+                    masks = _stack_masks([compiled[i] for i in chunk], [means[i] for i in chunk], L, H)
+                    call = self._call_state({self.anatomy.default.name: masks}, first)
+                    call.keep_weights = keep_weights
+                    hidden, logits = self._batched_forward(
+                        inputs, baseline, first, call, len(chunk), positions, replay
+                    )
+                    self._synchronize()
+                    seconds = (time.perf_counter() - began) / len(chunk)
+                    yield _Batch(tuple(chunk), first, seconds, hidden, logits, call.weights)
+                done += len(chunk)
+                report(progress, done, total)
+
+    @torch.inference_mode()
+    def _batched_forward(
+        self,
+        inputs: _Inputs,
+        baseline: _Baseline,
+        first: int,
+        call: CallState,
+        batch: int,
+        positions: list[int] | None,
+        replay: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return ``(hidden (B, T, E), logits (B, P, V) | None)`` of ``batch`` elements under ``call``."""
+        with calling(call):
+            if replay:
+                return self._stack.run_batch_from(first, baseline.layer_inputs, batch, positions)
+            ids = inputs.input_ids.expand(batch, -1)  # (B, T)
+            kwargs: dict[str, Any] = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+            if self.kind != "encoder":
+                kwargs.update(output_hidden_states=True, use_cache=False)
+            out = self.model(**kwargs)
+        if self.kind == "encoder":
+            return out.last_hidden_state, None
+        logits = out.logits if positions is None else out.logits[:, positions]  # (B, P, V)
+        return out.hidden_states[-1], logits
+
+    def _batch_replay_ok(self, baseline: _Baseline) -> bool:
+        """Return whether two copies replayed from layer 0 as one batch equal the unmasked run (once)."""
+        if self._batch_replay is None:
+            try:
+                masks = {self.anatomy.default.name: [None] * self.num_layers}
+                hidden, logits = self._batched_forward(
+                    baseline.inputs, baseline, 0, self._call_state(masks), 2, None, True
+                )
+                full = baseline.forward
+                same = all(torch.allclose(h, full.hidden, rtol=1e-4, atol=1e-5) for h in hidden)
+                if full.logits is not None:
+                    same = (
+                        same
+                        and logits is not None
+                        and all(torch.allclose(g, full.logits, rtol=1e-4, atol=1e-4) for g in logits)
+                    )
+                self._batch_replay = True if same else "a batched replay did not reproduce the unmasked run"
+            except Exception as err:  # any failure: batches run whole forwards instead
+                self._batch_replay = f"a batched replay failed: {type(err).__name__}: {err}"
+        return self._batch_replay is True
+
     # -- assembling results ----------------------------------------------------------------------------------
 
     def _synchronize(self) -> None:
@@ -452,6 +711,52 @@ class MaskedModel:
             stack_attentions=attentions,
             decoder_labels=None if baseline.decoder_labels is None else list(baseline.decoder_labels),
         )
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One chunk of a batch of plans: which plans, from which layer, and what the forward gave."""
+
+    indices: tuple[int, ...]
+    first: int  # layers below came from the unmasked run (L: nothing recomputed, ``hidden`` is None)
+    seconds: float  # per element
+    hidden: torch.Tensor | None  # (B, T, E)
+    logits: torch.Tensor | None  # (B, P, V)
+    weights: dict[tuple[str, int], torch.Tensor]  # (stack, layer) -> (B, H, Q, K), when kept
+
+
+def _stack_masks(
+    compiled: list[list[LayerMask | None]], means: list[torch.Tensor | None], num_layers: int, num_heads: int
+) -> list[LayerMask | None]:
+    """Return per layer one ``LayerMask`` with a leading batch dimension (None: no element touches it)."""
+    out: list[LayerMask | None] = []
+    for layer in range(num_layers):
+        masks = [c[layer] for c in compiled]
+        rows = [None if m is None else m[layer] for m in means]  # (H,) bool each
+        allows = [m.allow if m is not None else None for m in masks]
+        gates = [m.gate if m is not None else None for m in masks]
+        if (
+            all(a is None for a in allows)
+            and all(g is None for g in gates)
+            and all(r is None or not bool(r.any()) for r in rows)
+        ):
+            out.append(None)
+            continue
+        allow = gate = mean = None
+        if any(a is not None for a in allows):
+            shape = next(a for a in allows if a is not None).shape  # (H, Q, K)
+            like = next(a for a in allows if a is not None)
+            allow = torch.stack(
+                [a if a is not None else like.new_ones(shape) for a in allows]
+            )  # (B, H, Q, K)
+        if any(g is not None for g in gates):
+            like = next(g for g in gates if g is not None)
+            gate = torch.stack([g if g is not None else like.new_ones(num_heads) for g in gates])  # (B, H)
+        if any(r is not None for r in rows):
+            like = next(r for r in rows if r is not None)
+            mean = torch.stack([r if r is not None else like.new_zeros(num_heads) for r in rows])  # (B, H)
+        out.append(LayerMask(allow, gate, mean))
+    return out
 
 
 def _copy(forward: _Forward) -> _Forward:

@@ -388,10 +388,16 @@ def _check_allow(allow: Any, where: str) -> None:
 
 @dataclass(frozen=True)
 class LayerMask:
-    """What one layer's attention receives: per-head allow masks and gates (None where untouched)."""
+    """What one layer's attention receives: per-head allow masks and gates (None where untouched).
 
-    allow: torch.Tensor | None  # (H, Q, K) bool
-    gate: torch.Tensor | None  # (H,) float
+    A batch of plans in one forward (``MaskedModel.run_many``) gives each field a leading batch dimension:
+    ``allow (B, H, Q, K)``, ``gate (B, H)``, ``mean_ablate (B, H)``. ``mean_ablate`` is a library-level
+    option, not part of the plan format: the marked heads' outputs are replaced by their mean over positions.
+    """
+
+    allow: torch.Tensor | None  # (H, Q, K) or (B, H, Q, K) bool
+    gate: torch.Tensor | None  # (H,) or (B, H) float
+    mean_ablate: torch.Tensor | None = None  # (H,) or (B, H) bool
 
 
 @dataclass(frozen=True)

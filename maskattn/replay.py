@@ -6,7 +6,8 @@ calls layers ℓ… with those inputs under a new plan. Whatever ``find_layer_st
 layout is checked against a full forward before it is used (``MaskedModel``), so a wrong guess turns
 incremental runs off rather than giving a wrong result.
 
-Shapes: T tokens, E model width.
+Shapes: B batch (a batch of plans replays one recorded input, expanded), T tokens, E model width,
+P chosen positions, V vocabulary.
 """
 
 from __future__ import annotations
@@ -98,6 +99,26 @@ class LayerStack:
             hidden = self.norm(hidden)
         logits = self.head(hidden)[0] if self.head is not None else None  # (T, V)
         return hidden[0], logits
+
+    def run_batch_from(
+        self, first: int, layer_inputs: tuple[LayerInput, ...], batch: int, positions: list[int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return ``(hidden (B, T, E), logits (B, P, V) | None)``: layers ``first``… on ``batch`` copies.
+
+        The recorded input of layer ``first`` is expanded to the batch; every other recorded argument (the
+        model's own mask, rotary tables) keeps its batch dimension of 1 and broadcasts, which
+        ``MaskedModel`` checks once per model against single runs. ``positions`` (None: all) are the rows
+        the head is applied to, so a sweep never holds ``B × T × V`` logits.
+        """
+        hidden = layer_inputs[first].hidden.expand(batch, -1, -1)  # (B, T, E)
+        for index in range(first, len(self.layers)):
+            hidden = layer_inputs[index].call(self.layers[index], hidden)  # (B, T, E)
+        if self.norm is not None:
+            hidden = self.norm(hidden)
+        if self.head is None:
+            return hidden, None
+        picked = hidden if positions is None else hidden[:, positions]  # (B, P, E)
+        return hidden, self.head(picked)  # (B, P, V)
 
 
 def _is_norm(module: torch.nn.Module) -> bool:

@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from benchmarks import forward, payload, report, run
+from benchmarks import forward, payload, report, run, sweep
 from benchmarks.memory import tensor_mb
 from benchmarks.models import load_trio, tiny_tokenizer
 from benchmarks.texts import count_tokens, text_of_tokens
@@ -81,6 +81,14 @@ def test_payload_row_is_well_formed(trio) -> None:
     assert row["sent_kb"] == pytest.approx(row["overview_kb"] + row["focus_kb"] + row["painter_kb"])
 
 
+def test_sweep_row_is_well_formed_and_the_sweep_equals_the_loop(trio) -> None:
+    row = sweep.measure_one(trio.ours, trio.name, T, ONE_REP, log=lambda _: None)
+    _check_columns([row], run.SWEEP_COLUMNS)
+    assert row["heads"] == trio.ours.num_layers * trio.ours.num_heads
+    assert row["max_diff"] < 1e-4
+    assert set(row["spread_ms"]) == {"sweep", "loop", "loop_full", "run", "score", "types_full"}
+
+
 def test_result_size_counts_the_result_tensors(trio) -> None:
     result = trio.ours.run(text_of_tokens(trio.tokenizer, T))
     tensors = (result.attentions, result.hidden, result.logits, result.token_change)  # float32, 4 bytes each
@@ -92,8 +100,14 @@ def test_goals_and_table() -> None:
     suites = {
         "forward": {"rows": [{"model": "minilm", "T": 128, "run_busy/eager": 1.3}]},
         "browser": {"rows": [{"T": 32, "edit_p50_ms": 200.0}]},
+        "sweep": {"rows": [{"model": "minilm", "T": 32, "sweep_s": 0.4, "sweep/loop": 0.5, "score_ms": 9.0}]},
     }
     verdicts = {g["goal"]: g["met"] for g in run.goals(suites)}
-    assert verdicts == {"run_busy/eager at T=128 (minilm)": "NO", "edit p50 at T=32 (ms)": "yes"}
+    assert verdicts == {
+        "run_busy/eager at T=128 (minilm)": "NO",
+        "edit p50 at T=32 (ms)": "yes",
+        "72-head sweep at T=32 (s)": "yes",
+        "sweep/loop of runs at T=32": "NO",
+    }
     table = report.format_table([{"a": 1.5, "b": None}], [("a", "A", ".2f"), ("b", "B", "")], "title")
     assert table.splitlines() == ["title", "   A  B", "----  -", "1.50  –"]
