@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from maskattn import DEFAULT_MODEL_ID, MaskPlan
 from tests.fuzz import TEXTS, fuzz, pack, plan_texts
+from ui.page_state import EXPLORER_KEY
 from ui.share import from_query_params
 
 from .conftest import APP, caption_text, no_exceptions, open_tab
@@ -96,7 +97,7 @@ def test_any_pasted_plan_is_imported_or_refused_with_a_reason(pasted):
     assert_no_nan_on_screen(at)
     errors = [e.value for e in at.error]
     assert all(e.startswith(("Could not import the pasted plan", "Cannot run this plan")) for e in errors)
-    assert errors or at.session_state["ex_plan"].key() == MaskPlan.from_json(pasted).key()
+    assert errors or at.session_state[EXPLORER_KEY].plan.key() == MaskPlan.from_json(pasted).key()
 
 
 # -- regressions (issue 17)
@@ -109,7 +110,9 @@ def gate_link(*rules: dict) -> dict[str, str]:
 def test_a_link_with_a_huge_gate_says_so_on_every_tab_without_a_traceback():
     at = visit(gate_link({"layers": [0], "heads": [0], "gate": 1e30}))
     assert "rules\\[0\\]\\.gate" in messages(at) and "100" in messages(at)
-    assert not at.session_state["ex_plan"].rules  # the rest of the link applies, the bad plan is dropped
+    assert not at.session_state[
+        EXPLORER_KEY
+    ].plan.rules  # the rest of the link applies, the bad plan is dropped
     for tab in ("Overview", "Effect"):
         at = open_tab(at, tab)
         assert_no_nan_on_screen(at)
