@@ -580,9 +580,6 @@ class MaskPlan:
         only the rules acting on that stack count (``Rule.applies_to``).
         """
         num_keys = num_tokens if num_keys is None else num_keys
-        self.check_fits(
-            num_layers, num_heads, num_tokens, num_keys=num_keys, stack=stack, default_stack=default_stack
-        )
         # Plans arrive freshly parsed on every app rerun, so compiled masks are shared across equal plans.
         shared_key = (
             self.key(), num_layers, num_heads, num_tokens, num_keys, stack, default_stack,
@@ -592,6 +589,10 @@ class MaskPlan:
             if shared_key in _COMPILED:
                 _COMPILED.move_to_end(shared_key)
                 return _COMPILED[shared_key]
+        # Checked only when compiled: a cached entry was checked for exactly these sizes (they are its key).
+        self.check_fits(
+            num_layers, num_heads, num_tokens, num_keys=num_keys, stack=stack, default_stack=default_stack
+        )
         rules = [r for r in self.rules if r.applies_to(stack, default_stack)]
         allow: list[torch.Tensor | None] = [None] * num_layers
         for rule in rules:

@@ -119,13 +119,22 @@ def check_finite(result: RunResult) -> RunResult:
         "embedding cosine": result.embedding_cosine,
         "KL divergence": result.kl_divergence,
     }
+    seen: set[int] = set()
     for name, value in numbers.items():
-        if value is None:
+        if value is None or id(value) in seen:
             continue
+        seen.add(id(value))
         scalar = isinstance(value, float)
-        if not (math.isfinite(value) if scalar else bool(torch.isfinite(value).all())):
+        if not (math.isfinite(value) if scalar else _all_finite(value)):
             raise ValueError(
                 f"the run's {name} {'is' if scalar else 'are'} not finite (NaN or infinite): the model "
                 "overflows under this plan"
             )
     return result
+
+
+def _all_finite(values: torch.Tensor) -> bool:
+    """Return whether every element is finite: a NaN or ±inf makes the sum non-finite (one pass, no copy)."""
+    if bool(torch.isfinite(values.sum())):
+        return True
+    return bool(torch.isfinite(values).all())  # the sum may have overflowed: look at every element
