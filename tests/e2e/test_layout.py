@@ -29,7 +29,7 @@ NAV_TITLES = [p.title for p in PAGES]
 @pytest.fixture
 def fresh_server(tmp_path):
     """Return a server started for this test alone, so the test's request is the server's first."""
-    process, url = server.start(REPO_ROOT / "app.py", tmp_path / "streamlit.log", 60.0)
+    process, url = server.start(REPO_ROOT / "app.py", tmp_path / "streamlit.log", 120.0)
     yield url
     server.stop(process)
 
@@ -39,11 +39,12 @@ def assert_whole_app(page, heading: str) -> None:
     page.locator("h1", has_text=heading).wait_for(timeout=LOAD_TIMEOUT_MS)  # Learn's title goes on
     page.wait_for_function(IDLE_JS, timeout=LOAD_TIMEOUT_MS)
     sidebar = page.locator('[data-testid="stSidebar"]')
-    expect(sidebar.get_by_text("maskattn", exact=True)).to_be_visible()
-    expect(sidebar.get_by_text("Presentation mode", exact=True)).to_be_visible()
+    # Waits on conditions, as long as the page load may take on a busy machine (expect's default is 5 s).
+    expect(sidebar.get_by_text("maskattn", exact=True)).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    expect(sidebar.get_by_text("Presentation mode", exact=True)).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     # Our navigation, titled; the icon's name comes first in each link's text.
     expect(sidebar.locator('[data-testid="stPageLink"]')).to_have_text(
-        [re.compile(rf"{re.escape(t)}$") for t in NAV_TITLES]
+        [re.compile(rf"{re.escape(t)}$") for t in NAV_TITLES], timeout=LOAD_TIMEOUT_MS
     )
     # Streamlit's own list of pages (file names such as "mask lab") stays hidden in both modes.
     expect(page.locator('[data-testid="stSidebarNav"]')).to_have_count(0)
