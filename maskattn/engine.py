@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -297,9 +297,10 @@ class MaskedModel:
         decoder_labels = None
         if inputs.decoder_ids is not None:
             decoder_labels = tuple(self.token_strings(inputs.decoder_ids[0])[1])
-        baseline = _Baseline(
-            inputs, forward, self._attentions(forward.weights), seconds, layer_inputs, strings, decoder_labels
-        )
+        attentions = self._attentions(forward.weights)
+        # The cache keeps the stacked CPU copy only: the per-layer weights would hold every (H, T, T) twice.
+        forward = replace(forward, weights={})
+        baseline = _Baseline(inputs, forward, attentions, seconds, layer_inputs, strings, decoder_labels)
         if layer_inputs is not None and self._incremental is None:
             self._check_incremental(baseline)
         with self._lock:
