@@ -6,13 +6,14 @@ import zlib
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from maskattn import MaskPlan, rule
 from tests.model_folders import save_bart_folder, save_gpt2_folder
 from ui.page_state import EXPLORER_KEY
 from ui.share import SharedState, to_query_params, unpack_plan
 
-from .conftest import caption_text, heatmap_values, no_exceptions, open_tab, plotly_figure
+from .conftest import APP, caption_text, heatmap_values, no_exceptions, open_tab, plotly_figure
 
 pytestmark = pytest.mark.slow
 
@@ -210,3 +211,21 @@ def test_an_encoder_decoder_shows_each_attention_and_edits_name_their_stack(app,
     assert "cross-attention" in open_tab(at, "Plan & share").markdown[0].value
     effect = open_tab(at, "Effect")
     assert any("KL" in m.label for m in effect.metric)  # the effect is on the decoder's predictions
+
+
+def test_a_link_keeps_the_open_tab_and_the_before_after_view(app):
+    # Issue 13, item 15.
+    at = no_exceptions(app.run())
+    assert "tab" not in at.query_params and "view" not in at.query_params  # the defaults stay out
+    at = open_tab(at, "Before / after")
+    at.segmented_control(key="ex_view").set_value("Difference").run()
+    no_exceptions(at)
+    assert (at.query_params["tab"], at.query_params["view"]) == ("before", "difference")
+
+    shared = AppTest.from_file(APP, default_timeout=120)
+    for name, value in at.query_params.items():
+        shared.query_params[name] = value[0] if isinstance(value, list) else value
+    shared = no_exceptions(shared.run())
+    assert shared.session_state["ex_tab"] == "Before / after"
+    assert shared.segmented_control(key="ex_view").value == "Difference"
+    assert "masked − unmasked" in plotly_figure(shared, "ex_focus_fig").layout.title.text
