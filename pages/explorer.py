@@ -17,7 +17,15 @@ from ui.page_state import EXPLORER_KEY, ExplorerState, query_param_changes
 from ui.painter import grid_painter
 from ui.painter_codec import ATTENTION_WORDS, HEAD_WORDS
 from ui.runs import cached_run
-from ui.share import SharedState, from_query_params, from_slug, read_plan_file, slug, to_query_params
+from ui.share import (
+    LINK_PARAMS,
+    SharedState,
+    from_query_params,
+    from_slug,
+    read_plan_file,
+    slug,
+    to_query_params,
+)
 from ui.theme import EXPLORER_CSS, explorer_css_sizes, figure_theme, figure_width, painter_ramp
 from ui.widgets import preset_params
 
@@ -33,6 +41,7 @@ KEEPS = ("ex_text", "ex_scope", "ex_preset", "ex_gate_value", "ex_stack", "ex_ta
 TABS = ["Overview", "Before / after", "Effect", "Plan & share"]
 VIEWS = ["Masked", "Unmasked", "Side by side", "Difference"]  # of the focused head, in "Before / after"
 LOCKED_WORDS = replace(ATTENTION_WORDS, marked="blocked by a rule")
+LINK_WRITTEN_KEY = "ex_link_written"  # the link parameters this page last wrote into the address bar
 
 
 # -- state: one ExplorerState under EXPLORER_KEY, replaced whole
@@ -47,12 +56,21 @@ def update(new: ExplorerState) -> None:
 
 
 def init_state() -> None:
-    """Fill the page's session state once, from the link if there is one."""
-    if EXPLORER_KEY in st.session_state:
+    """Fill the page's session state from the link: on the first visit, and when the address changed.
+
+    The address changes under the page on browser Back / Forward and when another page opens an exercise
+    here; that state comes in as one edit, so undo brings back what the user had.
+    """
+    params = st.query_params.to_dict()
+    link = {name: value for name, value in params.items() if name in LINK_PARAMS}
+    if EXPLORER_KEY in st.session_state and (not link or link == st.session_state.get(LINK_WRITTEN_KEY)):
         return
-    shared, problems = from_query_params(dict(st.query_params), EXAMPLES[0])
+    shared, problems = from_query_params(params, EXAMPLES[0])
     st.session_state["ex_text"] = shared.text
-    update(ExplorerState(plan=shared.plan, focus=shared.focus))
+    if EXPLORER_KEY in st.session_state:
+        update(state().opened(shared.plan, shared.text, shared.focus))
+    else:
+        update(ExplorerState(plan=shared.plan, focus=shared.focus, text=shared.text))
     # The open tab and view travel in the link too (a teacher's "look at the difference here").
     for key, name, labels in (("ex_tab", shared.tab, TABS), ("ex_view", shared.view, VIEWS)):
         label = from_slug(name, labels)
@@ -84,6 +102,8 @@ def set_shown_plan(plan: MaskPlan) -> None:
 
 def undo() -> None:
     update(state().undo())
+    if state().text is not None:
+        st.session_state["ex_text"] = state().text  # undoing a new text's refit brings the old text back
 
 
 def reset() -> None:
@@ -101,12 +121,14 @@ def sync_link(model_name: str) -> None:
         tab="" if tab == TABS[0] else slug(tab),
         view="" if view == VIEWS[0] else slug(view),
     )
+    wanted = to_query_params(shared)
+    current = st.query_params.to_dict()
     # The classroom pages' language stays.
-    stale, changed = query_param_changes(st.query_params.to_dict(), to_query_params(shared), keep={"lang"})
-    for name in stale:
-        del st.query_params[name]
-    for name, value in changed.items():
-        st.query_params[name] = value
+    stale, changed = query_param_changes(current, wanted, keep={"lang"})
+    if stale or changed:
+        # One write, so one browser history entry per edit (each assignment would push one).
+        st.query_params.from_dict({**{k: v for k, v in current.items() if k not in stale}, **wanted})
+    st.session_state[LINK_WRITTEN_KEY] = wanted
 
 
 # -- callbacks (run before the rerun, so the recompute already sees the edit)
@@ -462,8 +484,21 @@ def import_plan(model, result, data: bytes, source: str) -> None:
 # -- page
 
 
+def refit_to_text(model, text: str) -> None:
+    """Move the plan's token indices onto this text's tokens, and say what moved or was dropped."""
+    tokens = tuple(run_cached(model.name, text, MaskPlan().key()).tokens)  # the unmasked run: always runs
+    new, notes = state().refit(text, tokens)
+    update(new)
+    if notes:
+        st.session_state["ex_refit_notes"] = (new.plan.key(), notes)
+    shown = st.session_state.get("ex_refit_notes")
+    if shown is not None and shown[0] == new.plan.key() and new.can_undo:
+        lines = "\n".join(f"- {escape(note)}" for note in shown[1])
+        st.info(f"The plan follows the tokens it was made on (**Undo plan edit** takes this back):\n{lines}")
+
+
 def main() -> None:
-    frame.render(KEEPS)
+    frame.render(KEEPS, owns_link=True)
     init_state()
     st.title("Explorer")
     for problem in st.session_state.pop("ex_link_problems", []):
@@ -476,6 +511,7 @@ def main() -> None:
     if not text.strip():
         st.error("The text is empty: type a sentence or pick an example.")
         return
+    refit_to_text(model, text)
     plan = state().plan
     try:
         # Shown only when the run takes a while (a long text, a big model); other sessions run meanwhile.

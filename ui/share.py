@@ -15,6 +15,7 @@ from . import limits
 MAX_MODEL_NAME_CHARS = 1024  # as maskattn.load_model: longer is no hub id, nor a folder a system can open
 MAX_FOCUS_DIGITS = 6
 MAX_NAME_CHARS = 40  # a tab's or a view's name in a link
+LINK_PARAMS = ("text", "model", "plan", "focus", "tab", "view")  # the Explorer's; other pages drop them
 
 
 def slug(label: str) -> str:
