@@ -17,7 +17,15 @@ from ui.page_state import EXPLORER_KEY, ExplorerState, query_param_changes
 from ui.painter import grid_painter
 from ui.painter_codec import ATTENTION_WORDS, HEAD_WORDS
 from ui.runs import cached_run
-from ui.share import SharedState, from_query_params, read_plan_file, to_query_params
+from ui.share import (
+    LINK_PARAMS,
+    SharedState,
+    from_query_params,
+    from_slug,
+    read_plan_file,
+    slug,
+    to_query_params,
+)
 from ui.theme import EXPLORER_CSS, explorer_css_sizes, figure_theme, figure_width, painter_ramp
 from ui.widgets import preset_params
 
@@ -29,9 +37,11 @@ EXAMPLES = [
     "The trophy does not fit in the suitcase because it is too big.",
 ]
 # The widget values this page keeps when people leave it and come back (ui.frame).
-KEEPS = ("ex_text", "ex_scope", "ex_preset", "ex_gate_value", "ex_stack")
+KEEPS = ("ex_text", "ex_scope", "ex_preset", "ex_gate_value", "ex_stack", "ex_tab", "ex_view")
 TABS = ["Overview", "Before / after", "Effect", "Plan & share"]
+VIEWS = ["Masked", "Unmasked", "Side by side", "Difference"]  # of the focused head, in "Before / after"
 LOCKED_WORDS = replace(ATTENTION_WORDS, marked="blocked by a rule")
+LINK_WRITTEN_KEY = "ex_link_written"  # the link parameters this page last wrote into the address bar
 
 
 # -- state: one ExplorerState under EXPLORER_KEY, replaced whole
@@ -46,12 +56,28 @@ def update(new: ExplorerState) -> None:
 
 
 def init_state() -> None:
-    """Fill the page's session state once, from the link if there is one."""
-    if EXPLORER_KEY in st.session_state:
+    """Fill the page's session state from the link: on the first visit, and when the address changed.
+
+    The address changes under the page on browser Back / Forward and when another page opens an exercise
+    here; that state comes in as one edit, so undo brings back what the user had.
+    """
+    params = st.query_params.to_dict()
+    link = {name: value for name, value in params.items() if name in LINK_PARAMS}
+    if EXPLORER_KEY in st.session_state and (not link or link == st.session_state.get(LINK_WRITTEN_KEY)):
         return
-    shared, problems = from_query_params(dict(st.query_params), EXAMPLES[0])
+    shared, problems = from_query_params(params, EXAMPLES[0])
     st.session_state["ex_text"] = shared.text
-    update(ExplorerState(plan=shared.plan, focus=shared.focus))
+    if EXPLORER_KEY in st.session_state:
+        update(state().opened(shared.plan, shared.text, shared.focus))
+    else:
+        update(ExplorerState(plan=shared.plan, focus=shared.focus, text=shared.text))
+    # The open tab and view travel in the link too (a teacher's "look at the difference here").
+    for key, name, labels in (("ex_tab", shared.tab, TABS), ("ex_view", shared.view, VIEWS)):
+        label = from_slug(name, labels)
+        if label is not None:
+            st.session_state[key] = label
+        elif name:
+            problems.append(f"the {key.removeprefix('ex_')} {name!r} (no such one on this page)")
     st.session_state["ex_link_problems"] = problems
     if shared.model != st.session_state.get("model_name"):
         st.session_state["model_name"] = shared.model
@@ -76,6 +102,8 @@ def set_shown_plan(plan: MaskPlan) -> None:
 
 def undo() -> None:
     update(state().undo())
+    if state().text is not None:
+        st.session_state["ex_text"] = state().text  # undoing a new text's refit brings the old text back
 
 
 def reset() -> None:
@@ -84,13 +112,23 @@ def reset() -> None:
 
 def sync_link(model_name: str) -> None:
     """Write the state into the URL so the address bar is always a shareable link."""
-    shared = SharedState(st.session_state["ex_text"], model_name, state().plan, state().focus)
+    tab, view = st.session_state.get("ex_tab") or TABS[0], st.session_state.get("ex_view") or VIEWS[0]
+    shared = SharedState(
+        st.session_state["ex_text"],
+        model_name,
+        state().plan,
+        state().focus,
+        tab="" if tab == TABS[0] else slug(tab),
+        view="" if view == VIEWS[0] else slug(view),
+    )
+    wanted = to_query_params(shared)
+    current = st.query_params.to_dict()
     # The classroom pages' language stays.
-    stale, changed = query_param_changes(st.query_params.to_dict(), to_query_params(shared), keep={"lang"})
-    for name in stale:
-        del st.query_params[name]
-    for name, value in changed.items():
-        st.query_params[name] = value
+    stale, changed = query_param_changes(current, wanted, keep={"lang"})
+    if stale or changed:
+        # One write, so one browser history entry per edit (each assignment would push one).
+        st.query_params.from_dict({**{k: v for k, v in current.items() if k not in stale}, **wanted})
+    st.session_state[LINK_WRITTEN_KEY] = wanted
 
 
 # -- callbacks (run before the rerun, so the recompute already sees the edit)
@@ -98,6 +136,8 @@ def sync_link(model_name: str) -> None:
 
 def on_token_paint(after: np.ndarray) -> None:
     ctx = st.session_state["ex_paint_ctx"]
+    if not ctx["targets"]:
+        return  # a scope with no heads in it: the warning says so, and the painter snaps back
     plan = editing.apply_paint(
         shown_plan(), focus=ctx["focus"], before=ctx["painted"], after=after, targets=ctx["targets"]
     )
@@ -128,6 +168,24 @@ def on_example() -> None:
     st.session_state["ex_text"] = st.session_state["ex_example"]
 
 
+def on_text() -> None:
+    # The widget has no max_chars: in the browser that refuses a long paste whole, without a word. The
+    # server cuts it instead and keeps a note while the cut text stands.
+    text, limit = st.session_state["ex_text"], limits.LIMITS.max_text_chars
+    if len(text) > limit:
+        st.session_state["ex_text"] = text[:limit]
+        st.session_state["ex_text_cut"] = (text[:limit], len(text) - limit)
+
+
+def text_cut_note() -> None:
+    cut = st.session_state.get("ex_text_cut")
+    if cut is not None and cut[0] == st.session_state.get("ex_text"):
+        st.warning(
+            f"The text was longer than {limits.LIMITS.max_text_chars} characters (this server's limit): "
+            f"its last {cut[1]} character(s) were dropped."
+        )
+
+
 # -- sections
 
 
@@ -147,7 +205,7 @@ def text_section() -> str:
             "Text",
             key="ex_text",
             height=68,
-            max_chars=limits.LIMITS.max_text_chars,
+            on_change=on_text,
             help="Every edit reruns the model on this text with your mask plan.",
         )
     return text
@@ -196,8 +254,8 @@ def token_painter(shown: stacks.Shown, focus, painted, locked) -> None:
     try:
         targets = state().targets(st.session_state.get("ex_scope", "head"), layers)
     except ValueError as err:
-        st.warning(str(err))
-        targets = state().targets("head", layers)
+        st.warning(f"{err}. Painting changes nothing until then.")
+        targets = []
     st.session_state["ex_paint_ctx"] = {"focus": focus, "painted": painted, "targets": targets}
     weights = shown.attentions[layer, head].numpy()
     grid_painter(
@@ -210,6 +268,8 @@ def token_painter(shown: stacks.Shown, focus, painted, locked) -> None:
         words=LOCKED_WORDS,
         on_change=on_token_paint,
         ramp=painter_ramp(),
+        on_undo=undo,  # one history: the painter's ↶ Undo is the plan's
+        can_undo=state().can_undo,
     )
     st.caption(
         "Painted cells are **blocked** (score −∞ before the softmax). Cells with an orange border are "
@@ -230,6 +290,8 @@ def head_painter(L: int, H: int) -> None:
         words=HEAD_WORDS,
         on_change=on_head_paint,
         on_cell_click=on_head_click,
+        on_undo=undo,
+        can_undo=state().can_undo,
     )
     chosen = sorted(state().chosen)
     # The slider gets a row of its own; the buttons wrap two and one where the column is narrow (the CSS).
@@ -292,12 +354,8 @@ def compare_tab(shown: stacks.Shown, unmasked: stacks.Shown, focus, allow: np.nd
     layer, head = focus
     labels = shown.key_labels
     rows = {} if shown.query_labels == shown.key_labels else {"query_tokens": shown.query_labels}
-    view = (
-        st.segmented_control(
-            "View", ["Masked", "Unmasked", "Side by side", "Difference"], default="Masked", key="ex_view"
-        )
-        or "Masked"
-    )
+    st.session_state.setdefault("ex_view", VIEWS[0])  # not default=: a link or a visit back may set it
+    view = st.segmented_control("View", VIEWS, key="ex_view") or VIEWS[0]
     theme = figure_theme()
     after = shown.attentions[layer, head].numpy()
     before = unmasked.attentions[layer, head].numpy()
@@ -369,7 +427,9 @@ def plan_tab(model, result) -> None:
     for i, rule in enumerate(plan.rules):
         a, b = st.columns([6, 1])
         label = f" · *{escape(rule.label)}*" if rule.label else ""
-        a.markdown(f"`{i}` {editing.describe_rule(rule)}{label}")
+        # The tokens a rule names, on this text; they go into Markdown, so escaped.
+        tokens = [escape(t) for t in result.labels] if rule.stack in (None, result.default_stack) else None
+        a.markdown(f"`{i}` {editing.describe_rule(rule, tokens)}{label}")
         if b.button(
             "", icon=":material/delete:", help="Remove this rule", key=f"ex_rm_{i}_{len(plan.rules)}"
         ):
@@ -424,8 +484,21 @@ def import_plan(model, result, data: bytes, source: str) -> None:
 # -- page
 
 
+def refit_to_text(model, text: str) -> None:
+    """Move the plan's token indices onto this text's tokens, and say what moved or was dropped."""
+    tokens = tuple(run_cached(model.name, text, MaskPlan().key()).tokens)  # the unmasked run: always runs
+    new, notes = state().refit(text, tokens)
+    update(new)
+    if notes:
+        st.session_state["ex_refit_notes"] = (new.plan.key(), notes)
+    shown = st.session_state.get("ex_refit_notes")
+    if shown is not None and shown[0] == new.plan.key() and new.can_undo:
+        lines = "\n".join(f"- {escape(note)}" for note in shown[1])
+        st.info(f"The plan follows the tokens it was made on (**Undo plan edit** takes this back):\n{lines}")
+
+
 def main() -> None:
-    frame.render(KEEPS)
+    frame.render(KEEPS, owns_link=True)
     init_state()
     st.title("Explorer")
     for problem in st.session_state.pop("ex_link_problems", []):
@@ -433,11 +506,12 @@ def main() -> None:
     model = active_model()
     if model is None:
         return
-    # The widget's max_chars binds the browser; this binds the server.
-    text = text_section()[: limits.LIMITS.max_text_chars]
+    text = text_section()[: limits.LIMITS.max_text_chars]  # on_text cut it already; this binds the server
+    text_cut_note()
     if not text.strip():
         st.error("The text is empty: type a sentence or pick an example.")
         return
+    refit_to_text(model, text)
     plan = state().plan
     try:
         # Shown only when the run takes a while (a long text, a big model); other sessions run meanwhile.

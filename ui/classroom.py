@@ -24,7 +24,6 @@ from maskattn.stepthrough import (
 )
 from ui import frame, limits
 from ui.models import get_model
-from ui.page_state import EXPLORER_KEY
 from ui.share import SharedState, to_query_params
 from ui.theme import figure_theme
 
@@ -104,12 +103,11 @@ def open_in_explorer(
 ) -> None:
     """Draw a button that opens the Explorer in this session with ``params`` (text, plan, focus) applied.
 
-    The Explorer reads its URL only while its state is empty, so the button clears that state first; the
-    session keeps everything else (language, presentation mode, model). ``share_label`` adds a plain link
-    that opens the same state in a new tab.
+    The Explorer takes a changed address as one edit, so the user's own plan stays one undo away; the session
+    keeps everything else (language, presentation mode, model). ``share_label`` adds a plain link that opens
+    the same state in a new tab.
     """
     if st.button(label, key=key, icon=":material/open_in_new:"):
-        st.session_state.pop(EXPLORER_KEY, None)
         st.switch_page(frame.EXPLORER.path, query_params=dict(params))
     if share_label:
         st.caption(f"[{share_label}]({explorer_href(params)})")

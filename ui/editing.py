@@ -7,7 +7,7 @@ rules of their own; rules imported from a file are kept as they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Literal
 
@@ -49,10 +49,6 @@ def scope_targets(
     raise ValueError(f"unknown scope {scope!r}; expected one of {list(SCOPES)}")
 
 
-def _covers(rule: Rule, layer: int, head: int) -> bool:
-    return (rule.layers == "all" or layer in rule.layers) and (rule.heads == "all" or head in rule.heads)
-
-
 def _is_paint(rule: Rule) -> bool:
     return rule.label == PAINT_LABEL and rule.block is not None and rule.allow is None and rule.gate is None
 
@@ -68,7 +64,7 @@ def _blocked_by(rules: Iterable[Rule], num_tokens: int) -> torch.Tensor:
 
 def head_masks(plan: MaskPlan, layer: int, head: int, num_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(painted, locked)``, ``(T, T)`` bool: cells painted for this head, cells other rules block."""
-    covering = [r for r in plan.rules if _covers(r, layer, head)]
+    covering = [r for r in plan.rules if r.covers(layer, head)]
     painted = _blocked_by((r for r in covering if _is_paint(r)), num_tokens)
     locked = _blocked_by((r for r in covering if not _is_paint(r)), num_tokens)
     return painted, locked
@@ -116,7 +112,7 @@ def apply_paint(
             rules.append(rule)
             continue
         cells = ~rule.mask().dense(num_tokens)  # (T, T) blocked by this paint rule
-        if _covers(rule, layer, head):
+        if rule.covers(layer, head):
             cells &= ~erased
         target = (rule.layers, rule.heads)
         if target in target_cells:
@@ -132,32 +128,63 @@ def apply_paint(
 
 
 def add_preset(plan: MaskPlan, targets: list[Target], name: str, params: dict) -> MaskPlan:
-    """Return ``plan`` with a preset rule (``allow`` only the preset's cells) added for each target."""
+    """Return ``plan`` with a preset rule (``allow`` only the preset's cells) added for each target.
+
+    A target that already has this very rule gets no second copy: applying a preset twice (or a double
+    click) changes nothing, as intersecting a mask with itself does.
+    """
     allow = {"preset": name, **params}
     new = [make_rule(layers, heads, allow=allow, label=f"preset:{name}") for layers, heads in targets]
-    return plan.with_rules(*new)
+    fresh: list[Rule] = []
+    for candidate in new:
+        if candidate not in plan.rules and candidate not in fresh:
+            fresh.append(candidate)
+    return plan.with_rules(*fresh)
+
+
+def _is_gate_edit(rule: Rule) -> bool:
+    """Return whether ``rule`` is a gate the head controls may rewrite: only a gate, on listed heads."""
+    only_gate = rule.gate is not None and rule.block is None and rule.allow is None
+    listed = rule.layers != "all" and rule.heads != "all"
+    single = listed and len(rule.layers) == 1 and len(rule.heads) == 1
+    return only_gate and listed and (rule.label == "gate" or single)
+
+
+def _gate_rules(gates: dict[tuple[int, int], float]) -> list[Rule]:
+    """Return few rules giving each head its gate: layers with the same heads and gate share one rule."""
+    by_layer: dict[tuple[float, int], list[int]] = {}
+    for (layer, head), gate in sorted(gates.items()):
+        by_layer.setdefault((gate, layer), []).append(head)
+    by_heads: dict[tuple[float, tuple[int, ...]], list[int]] = {}
+    for (gate, layer), heads in by_layer.items():
+        by_heads.setdefault((gate, tuple(heads)), []).append(layer)
+    return [
+        Rule(layers=tuple(layers), heads=heads, gate=gate, label="gate")
+        for (gate, heads), layers in sorted(by_heads.items(), key=lambda item: (item[1], item[0][1]))
+    ]
 
 
 def set_gates(plan: MaskPlan, heads: Iterable[tuple[int, int]], gate: float | None) -> MaskPlan:
-    """Return ``plan`` with the gate of each (layer, head) set to ``gate`` (None removes the gate)."""
-    heads = set(heads)
+    """Return ``plan`` with the gate of each (layer, head) set to ``gate`` (None removes the gate).
+
+    The gate rules made here (and single-head gates from elsewhere) are rewritten as few rules as possible,
+    one for heads that share a gate and a layer set, so gating five heads of a layer is one rule.
+    """
+    heads = {(int(layer), int(head)) for layer, head in heads}
+    gates: dict[tuple[int, int], float] = {}
     rules = []
     for rule in plan.rules:
-        is_single_gate = (
-            rule.gate is not None
-            and rule.block is None
-            and rule.allow is None
-            and rule.layers != "all"
-            and rule.heads != "all"
-            and len(rule.layers) == 1
-            and len(rule.heads) == 1
-        )
-        if is_single_gate and (rule.layers[0], rule.heads[0]) in heads:
+        if not _is_gate_edit(rule):
+            rules.append(rule)
             continue
-        rules.append(rule)
-    if gate is not None:
-        rules += [Rule(layers=(lay,), heads=(h,), gate=float(gate), label="gate") for lay, h in sorted(heads)]
-    return MaskPlan(tuple(rules), plan.description)
+        for layer in dict.fromkeys(rule.layers):
+            for head in dict.fromkeys(rule.heads):
+                gates[layer, head] = gates.get((layer, head), 1.0) * rule.gate  # gates on one head multiply
+    for target in heads:
+        gates.pop(target, None)
+        if gate is not None:
+            gates[target] = float(gate)
+    return MaskPlan((*rules, *_gate_rules(gates)), plan.description)
 
 
 def remove_rule(plan: MaskPlan, index: int) -> MaskPlan:
@@ -170,8 +197,22 @@ def remove_rule(plan: MaskPlan, index: int) -> MaskPlan:
 STACK_NAMES = {"encoder": "encoder", "decoder": "decoder self-attention", "cross": "cross-attention"}
 
 
-def describe_rule(rule: Rule) -> str:
-    """Return a one-line human description of a rule."""
+MAX_NAMED_TOKENS = 6  # tokens a rule's description names before it says how many more
+
+
+def _token_list(noun: str, plural: str, indices: tuple[int, ...], tokens: Sequence[str] | None) -> str:
+    """Return e.g. "key 'the' (1)" or "keys 'the' (1), 'cat' (2)": the token where it is known."""
+
+    def one(i: int) -> str:
+        return f"'{tokens[i]}' ({i})" if tokens is not None and 0 <= i < len(tokens) else str(i)
+
+    shown = ", ".join(one(i) for i in indices[:MAX_NAMED_TOKENS])
+    more = len(indices) - MAX_NAMED_TOKENS
+    return f"{noun if len(indices) == 1 else plural} {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def describe_rule(rule: Rule, tokens: Sequence[str] | None = None) -> str:
+    """Return a one-line human description of a rule, naming the ``tokens`` it blocks where given."""
 
     def sel(value: object, noun: str) -> str:
         return f"all {noun}s" if value == "all" else f"{noun} {', '.join(map(str, value))}"
@@ -179,7 +220,10 @@ def describe_rule(rule: Rule) -> str:
     parts = []
     if rule.block is not None:
         b = rule.block
-        what = [f"keys {list(b.keys)}" if b.keys else "", f"queries {list(b.queries)}" if b.queries else ""]
+        what = [
+            _token_list("key", "keys", b.keys, tokens) if b.keys else "",
+            _token_list("query", "queries", b.queries, tokens) if b.queries else "",
+        ]
         if b.cells:
             what.append(f"{len(b.cells)} cell{'s' if len(b.cells) != 1 else ''}")
         parts.append("block " + ", ".join(w for w in what if w))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from . import limits, sidebar
+from .share import LINK_PARAMS
 
 KEPT_KEY = "frame_kept"  # the widget keys of every page this session has drawn
 
@@ -61,13 +62,25 @@ def keep_widget_values(keys: Iterable[str]) -> None:
             st.session_state[key] = st.session_state[key]
 
 
-def render(keeps: Iterable[str] = ()) -> None:
-    """Draw the frame of a page whose widget values ``keeps`` are kept; stop the run on a misset server."""
+def drop_explorer_link() -> None:
+    """Remove the Explorer's link parameters from the address: Streamlit carries them onto the next page."""
+    current = st.query_params.to_dict()
+    if any(name in current for name in LINK_PARAMS):
+        st.query_params.from_dict({k: v for k, v in current.items() if k not in LINK_PARAMS})
+
+
+def render(keeps: Iterable[str] = (), *, owns_link: bool = False) -> None:
+    """Draw the frame of a page whose widget values ``keeps`` are kept; stop the run on a misset server.
+
+    ``owns_link``: the page reads and writes the Explorer's link parameters; any other page drops them.
+    """
     st.set_page_config(page_title="maskattn", page_icon=":material/grid_on:", layout="wide")
     if limits.PROBLEM:
         st.error(f"This server is not configured correctly: {limits.PROBLEM}. Fix it and restart the server.")
         st.stop()
     keep_widget_values(keeps)
+    if not owns_link:
+        drop_explorer_link()
     with st.sidebar:
         for p in PAGES:
             st.page_link(p.path, label=p.title, icon=p.icon)

@@ -12,38 +12,80 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from maskattn import MaskPlan, make_preset
+from maskattn.realign import realign
 
 from .editing import Scope, Target, scope_targets
 
-EXPLORER_KEY = "ex_state"  # an ExplorerState; a page that sends people to a new Explorer state pops it
+EXPLORER_KEY = "ex_state"  # an ExplorerState
 LAB_BLOCKED_KEY = "ml_blocked"  # the Mask Lab's painted (T, T) grid, True = blocked
 HISTORY_LIMIT = 50  # plan edits the Explorer can undo
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """A plan with the text and tokens its token indices refer to (None: not known yet), for undo."""
+
+    plan: MaskPlan
+    text: str | None = None
+    tokens: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class ExplorerState:
-    """The Explorer's plan with its undo history, the focused head, and the heads picked in the head grid."""
+    """The Explorer's plan with its undo history, the focused head, and the heads picked in the head grid.
+
+    ``text`` and ``tokens`` are those the plan was made on: when the page's text gives other tokens, ``refit``
+    moves the plan's token indices with their tokens, as one undoable edit that undo takes back, text and all.
+    """
 
     plan: MaskPlan = field(default_factory=MaskPlan)
     focus: tuple[int, int] = (0, 0)
     chosen: frozenset[tuple[int, int]] = frozenset()
-    history: tuple[MaskPlan, ...] = ()  # older plans, the last one first to come back
+    history: tuple[Snapshot, ...] = ()  # older plans, the last one first to come back
+    text: str | None = None
+    tokens: tuple[str, ...] | None = None
 
     @property
     def can_undo(self) -> bool:
         return bool(self.history)
 
+    def _snapshot(self) -> Snapshot:
+        return Snapshot(self.plan, self.text, self.tokens)
+
+    def _pushed(self) -> tuple[Snapshot, ...]:
+        return (*self.history, self._snapshot())[-HISTORY_LIMIT:]
+
     def with_plan(self, plan: MaskPlan) -> ExplorerState:
         """Return the state with ``plan``, the old one kept for undo (the same state for an equal plan)."""
         if plan.key() == self.plan.key():
             return self
-        return replace(self, plan=plan, history=(*self.history, self.plan)[-HISTORY_LIMIT:])
+        return replace(self, plan=plan, history=self._pushed())
+
+    def opened(self, plan: MaskPlan, text: str, focus: tuple[int, int]) -> ExplorerState:
+        """Return the state a link (an exercise, browser Back) describes; undo brings this one back."""
+        if plan.key() == self.plan.key() and text == self.text:
+            return self.focused(*focus)
+        return replace(self, plan=plan, text=text, tokens=None, focus=focus, history=self._pushed())
+
+    def refit(self, text: str, tokens: tuple[str, ...]) -> tuple[ExplorerState, tuple[str, ...]]:
+        """Return the state on ``text`` (whose tokens are ``tokens``) and notes on what of the plan moved.
+
+        The plan's token indices follow their tokens (``maskattn.realign``); a change is undoable, and undo
+        restores the old text with the old plan.
+        """
+        if tokens == self.tokens:
+            return (self if text == self.text else replace(self, text=text)), ()
+        moved = realign(self.plan, self.tokens, tokens)
+        if not moved.changed:
+            return replace(self, text=text, tokens=tokens), ()
+        return replace(self, plan=moved.plan, text=text, tokens=tokens, history=self._pushed()), moved.notes
 
     def undo(self) -> ExplorerState:
-        """Return the state with the plan before the last edit (the same state when there is none)."""
+        """Return the state before the last edit (the same state when there is none)."""
         if not self.history:
             return self
-        return replace(self, plan=self.history[-1], history=self.history[:-1])
+        last = self.history[-1]
+        return replace(self, plan=last.plan, text=last.text, tokens=last.tokens, history=self.history[:-1])
 
     def reset(self) -> ExplorerState:
         """Return the state with an empty plan (undoable) and no heads chosen."""

@@ -7,6 +7,10 @@
 // Protocol (see ui/painter_codec.py): one setStateValue("grid", {bits, rows, cols, rev}) per finished gesture;
 // Python answers with data.ack_rev = the newest rev it took in. While we have sent a newer rev than that, the
 // grid in `data` is an older answer and is ignored, so a slow rerun never paints over a fresh stroke.
+//
+// Undo: by default the painter keeps its own history of grids. When the page owns the history
+// (data.external_undo, e.g. the Explorer's plan history), ↶ Undo and Ctrl+Z only send an "undo" trigger,
+// enabled while data.can_undo says there is something to undo, and the page answers with the grid to show.
 
 const MIN_CELL = 8;
 const MAX_CELL = 36;
@@ -87,7 +91,9 @@ function createState(root) {
     pickable: false,
     rev: 0, // newest gesture counter sent to Python
     awaitingReply: false, // a gesture went out and Python's answer to it has not come back yet
-    history: [], // bit strings to undo to
+    history: [], // bit strings to undo to (when the painter keeps its own history)
+    externalUndo: false, // the page keeps the history: undo is a trigger to Python
+    canUndo: false, // with externalUndo: whether the page has something to undo
     drag: null,
     hover: null,
     tool: "paint",
@@ -137,6 +143,9 @@ function applyData(s, data) {
   s.words = data.words || {};
   s.cellPx = data.cell_px || null;
   s.pickable = !!data.pickable;
+  s.externalUndo = !!data.external_undo;
+  s.canUndo = !!data.can_undo;
+  if (s.externalUndo) s.history = [];
   if (!s.pickable) s.tool = "paint";
   const incoming = typeof data.blocked === "string" && data.blocked.length === rows * cols ? data.blocked : null;
   if (shapeChanged) {
@@ -557,7 +566,7 @@ function syncChrome(s) {
     button.hidden = !s.pickable;
     button.setAttribute("aria-pressed", String(button.dataset.tool === s.tool));
   }
-  s.undoButton.disabled = s.history.length === 0;
+  s.undoButton.disabled = s.externalUndo ? !s.canUndo : s.history.length === 0;
   root.classList.toggle("gp-picking", s.tool === "pick");
 }
 
@@ -583,6 +592,7 @@ function renderLegend(s) {
 }
 
 function pushHistory(s, bits) {
+  if (s.externalUndo) return; // the page's history holds this change
   s.history.push(bits);
   if (s.history.length > UNDO_DEPTH) s.history.shift();
 }
@@ -598,6 +608,13 @@ function commit(s, before) {
 }
 
 function undo(s) {
+  if (s.externalUndo) {
+    if (s.drag || !s.canUndo) return;
+    s.canUndo = false; // until the page says again: one press, one step back
+    s.trigger("undo", { rev: s.rev });
+    syncChrome(s);
+    return;
+  }
   if (s.drag || s.history.length === 0) return;
   const before = arrayToBits(s.bits);
   s.bits = bitsToArray(s.history.pop());

@@ -4,8 +4,8 @@ Used for the token mask of the focused head (queries down, keys across) and for 
 browser side is ``painter.js`` / ``painter.css``; the wire format and all checks are in ``painter_codec.py``.
 
 The painter is *controlled*: the caller owns the grid and passes it as ``blocked`` on every run; the painter
-draws it. When the user finishes a gesture (pointer-up, a label click, undo) the browser sends the whole grid
-once and Streamlit reruns. The caller takes that edit in one of two ways:
+draws it. When the user finishes a gesture (pointer-up, a label click, its own undo) the browser sends the
+whole grid once and Streamlit reruns. The caller takes that edit in one of two ways:
 
 - **callback** (pass ``on_change``): ``on_change(grid)`` runs before the script; store the grid (or what your
   model of the state makes of it, e.g. refuse locked cells). In the script, ``blocked`` is then the truth: the
@@ -92,6 +92,8 @@ def grid_painter(
     on_change: Callable[[np.ndarray], None] | None = None,
     on_cell_click: Callable[[int, int], None] | None = None,
     ramp: Sequence[Sequence[int]] | None = None,
+    on_undo: Callable[[], None] | None = None,
+    can_undo: bool = False,
 ) -> np.ndarray:
     """Return the (R, C) bool grid of painted ("blocked") cells the painter shows after this run.
 
@@ -113,6 +115,11 @@ def grid_painter(
     on_cell_click: when given, the painter shows a Paint / Focus tool switch; a click in the Focus tool (or an
         alt+click) calls ``on_cell_click(row, col)`` before the rerun and does not paint.
     ramp: optional colour ramp of ``values``, ``[[r, g, b], ...]`` stops from low to high (default: blues).
+    on_undo: when given, the caller keeps the undo history (say of a plan the grid is one view of): ↶ Undo
+        and Ctrl+Z call ``on_undo()`` before the rerun, which must restore the caller's state; the painter
+        keeps no history of its own, so a grid that changed for another reason (a focus change, an import)
+        is never "undone" onto the new grid. Without it the painter undoes its own gestures.
+    can_undo: with ``on_undo``, whether ↶ Undo is enabled.
     Inside ``st.form`` the focus click does nothing (Streamlit refuses trigger values in forms).
     """
     payload = painter_payload(
@@ -140,6 +147,8 @@ def grid_painter(
             result = painted
     payload["blocked"] = encode_grid(result)
     payload["ack_rev"] = memo["ack_rev"]
+    payload["external_undo"] = on_undo is not None
+    payload["can_undo"] = on_undo is not None and bool(can_undo)
 
     def take_edit() -> None:
         # Runs before the script on the rerun a gesture caused; the script body picks the edit up from memo.
@@ -154,5 +163,11 @@ def grid_painter(
         if on_cell_click is not None and cell is not None:
             on_cell_click(*cell)
 
-    _GRID_PAINTER(key=key, data=payload, on_grid_change=take_edit, on_click_change=take_click)
+    def take_undo() -> None:
+        if on_undo is not None and _component_field(key, "undo") is not None:
+            on_undo()
+
+    _GRID_PAINTER(
+        key=key, data=payload, on_grid_change=take_edit, on_click_change=take_click, on_undo_change=take_undo
+    )
     return result

@@ -14,6 +14,18 @@ from . import limits
 
 MAX_MODEL_NAME_CHARS = 1024  # as maskattn.load_model: longer is no hub id, nor a folder a system can open
 MAX_FOCUS_DIGITS = 6
+MAX_NAME_CHARS = 40  # a tab's or a view's name in a link
+LINK_PARAMS = ("text", "model", "plan", "focus", "tab", "view")  # the Explorer's; other pages drop them
+
+
+def slug(label: str) -> str:
+    """Return the link name of a tab or view label: its first word, lower case ("Before / after": before)."""
+    return "".join(ch for ch in label.split()[0] if ch.isalnum()).lower() if label.strip() else ""
+
+
+def from_slug(name: str | None, labels: list[str]) -> str | None:
+    """Return the label among ``labels`` whose ``slug`` is ``name`` (None when none is)."""
+    return next((label for label in labels if name and slug(label) == name), None)
 
 
 @dataclass(frozen=True)
@@ -24,6 +36,8 @@ class SharedState:
     model: str = DEFAULT_MODEL_ID
     plan: MaskPlan = field(default_factory=MaskPlan)
     focus: tuple[int, int] = (0, 0)
+    tab: str = ""  # the open tab's slug ("" = the first tab); the page knows its tabs
+    view: str = ""  # the before/after view's slug ("" = the default view)
 
 
 def plan_limits() -> PlanLimits:
@@ -64,13 +78,23 @@ def to_query_params(state: SharedState) -> dict[str, str]:
         params["model"] = state.model
     if state.plan:
         params["plan"] = pack_plan(state.plan)
+    if state.tab:
+        params["tab"] = state.tab
+    if state.view:
+        params["view"] = state.view
     return params
 
 
 def from_query_params(params: dict[str, str], default_text: str) -> tuple[SharedState, list[str]]:
     """Return the state a link describes and the problems found (bad parts fall back to defaults)."""
     problems = []
-    text = _valid_text(params.get("text", default_text)[: limits.LIMITS.max_text_chars]) or default_text
+    text = params.get("text", default_text)
+    if len(text) > limits.LIMITS.max_text_chars:
+        problems.append(
+            f"the text's last {len(text) - limits.LIMITS.max_text_chars} character(s), past this server's "
+            f"limit of {limits.LIMITS.max_text_chars}"
+        )
+    text = _valid_text(text[: limits.LIMITS.max_text_chars]) or default_text
     model = params.get("model", DEFAULT_MODEL_ID).strip() or DEFAULT_MODEL_ID
     if model != DEFAULT_MODEL_ID and not limits.LIMITS.allow_custom_models:
         problems.append(f"the model {model[:80]!r} (this server serves only the bundled model)")
@@ -96,7 +120,14 @@ def from_query_params(params: dict[str, str], default_text: str) -> tuple[Shared
             focus = (int(parts[0]), int(parts[1]))
         except ValueError:
             problems.append(f"the focus {params['focus'][:40]!r} in the link is not 'layer.head'")
-    return SharedState(text, model, plan, focus), problems
+    names = {}
+    for name in ("tab", "view"):
+        value = params.get(name, "")
+        if value and not (len(value) <= MAX_NAME_CHARS and value.isascii() and value.isalnum()):
+            problems.append(f"the {name} {value[:40]!r} in the link is not a {name} name")
+            value = ""
+        names[name] = value
+    return SharedState(text, model, plan, focus, **names), problems
 
 
 def read_plan_file(data: bytes) -> MaskPlan:

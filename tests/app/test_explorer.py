@@ -6,13 +6,14 @@ import zlib
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from maskattn import MaskPlan, rule
 from tests.model_folders import save_bart_folder, save_gpt2_folder
 from ui.page_state import EXPLORER_KEY
 from ui.share import SharedState, to_query_params, unpack_plan
 
-from .conftest import caption_text, heatmap_values, no_exceptions, open_tab, plotly_figure
+from .conftest import APP, caption_text, heatmap_values, no_exceptions, open_tab, plotly_figure
 
 pytestmark = pytest.mark.slow
 
@@ -210,3 +211,82 @@ def test_an_encoder_decoder_shows_each_attention_and_edits_name_their_stack(app,
     assert "cross-attention" in open_tab(at, "Plan & share").markdown[0].value
     effect = open_tab(at, "Effect")
     assert any("KL" in m.label for m in effect.metric)  # the effect is on the decoder's predictions
+
+
+def test_a_link_keeps_the_open_tab_and_the_before_after_view(app):
+    # Issue 13, item 15.
+    at = no_exceptions(app.run())
+    assert "tab" not in at.query_params and "view" not in at.query_params  # the defaults stay out
+    at = open_tab(at, "Before / after")
+    at.segmented_control(key="ex_view").set_value("Difference").run()
+    no_exceptions(at)
+    assert (at.query_params["tab"], at.query_params["view"]) == ("before", "difference")
+
+    shared = AppTest.from_file(APP, default_timeout=120)
+    for name, value in at.query_params.items():
+        shared.query_params[name] = value[0] if isinstance(value, list) else value
+    shared = no_exceptions(shared.run())
+    assert shared.session_state["ex_tab"] == "Before / after"
+    assert shared.segmented_control(key="ex_view").value == "Difference"
+    assert "masked − unmasked" in plotly_figure(shared, "ex_focus_fig").layout.title.text
+
+
+def link_of(at) -> dict[str, str]:
+    """Return the address bar's parameters as plain strings."""
+    return {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+
+
+def test_a_plan_follows_its_tokens_onto_a_new_text_and_undo_brings_both_back(app):
+    # Issue 13, item 3: "Hi there." made the whole page an error; a 12-token text moved "." onto [SEP].
+    at = no_exceptions(app.run())  # "The cat sat on the mat because it was tired." : "." is 11, "mat" 6
+    mine = MaskPlan(
+        (
+            rule([0], [0], block={"keys": [11]}, label="paint"),
+            rule([0], [1], block={"keys": [6]}, label="paint"),
+        )
+    )
+    at.session_state[EXPLORER_KEY] = at.session_state[EXPLORER_KEY].with_plan(mine)
+    at = no_exceptions(at.run())
+    at.text_area(key="ex_text").input("Hi there.").run()
+    no_exceptions(at)
+    assert not at.error and "5 tokens" in caption_text(at)
+    assert [r.block.keys for r in at.session_state[EXPLORER_KEY].plan.rules] == [(3,)]  # "." is 3 now
+    (note,) = [i.value for i in at.info if "follows the tokens" in i.value]
+    assert "dropped" in note and "mat" in note
+    at.button(key="ex_undo").click().run()
+    no_exceptions(at)
+    assert at.text_area(key="ex_text").value.startswith("The cat sat on the mat")
+    assert at.session_state[EXPLORER_KEY].plan == mine and "13 tokens" in caption_text(at)
+
+    at.selectbox(key="ex_example").select("The keys to the cabinet are on the table.").run()
+    no_exceptions(at)
+    assert "12 tokens" in caption_text(at)
+    assert [r.block.keys for r in at.session_state[EXPLORER_KEY].plan.rules] == [(10,)]  # ".", not [SEP]
+
+
+def test_browser_back_to_an_earlier_link_brings_its_plan_back(app):
+    # Issue 13, item 6: Back changed the address, and the page wrote its state straight back over it.
+    at = no_exceptions(app.run())
+    at.button(key="ex_preset_apply").click().run()  # the first preset: one rule
+    earlier = link_of(no_exceptions(at))
+    first = at.session_state[EXPLORER_KEY].plan
+    at.session_state[EXPLORER_KEY] = at.session_state[EXPLORER_KEY].with_plan(MaskPlan())
+    at = no_exceptions(at.run())
+    assert "plan" not in link_of(at)
+    at.query_params.clear()
+    for name, value in earlier.items():  # what the browser's Back sends
+        at.query_params[name] = value
+    at = no_exceptions(at.run())
+    assert first and at.session_state[EXPLORER_KEY].plan == first
+    assert link_of(at) == earlier
+    at.button(key="ex_undo").click().run()
+    assert not no_exceptions(at).session_state[EXPLORER_KEY].plan
+
+
+def test_pressing_apply_again_and_again_leaves_one_rule(app):
+    # Issue 13, item 14.
+    at = no_exceptions(app.run())
+    at.selectbox(key="ex_preset").select("causal").run()
+    for _ in range(5):
+        at.button(key="ex_preset_apply").click().run()
+    assert len(no_exceptions(at).session_state[EXPLORER_KEY].plan.rules) == 1

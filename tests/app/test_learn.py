@@ -88,3 +88,29 @@ def test_exercise_share_links_point_at_the_explorer(learn):
     captions = [c.value for c in learn.caption if "Link to share" in c.value]
     assert len(captions) == len(EXERCISES)
     assert all("](./?text=" in c for c in captions)
+
+
+def test_an_exercise_keeps_the_users_own_plan_one_undo_away():
+    # Issue 13, item 7: "Open in the Explorer" threw the user's plan away, and undo could not bring it back.
+    from maskattn import MaskPlan, rule
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.text_area(key="ex_text").input("The cat sat here.").run()
+    mine = MaskPlan((rule([1], [2], block={"keys": [3]}, label="paint"),))  # "sat"
+    at.session_state[EXPLORER_KEY] = at.session_state[EXPLORER_KEY].with_plan(mine)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert not {"text", "plan", "focus"} & set(at.query_params)  # the Explorer's link stays behind
+    exercise = EXERCISES[0]
+    at.button(key=f"learn_ex_{exercise.key}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[EXPLORER_KEY].plan == exercise.plan
+    assert not at.button(key="ex_undo").disabled
+    at.switch_page("pages/explorer.py")  # AppTest reruns the page it was last sent to, not st.switch_page's
+    at.button(key="ex_undo").click().run()
+    assert not at.exception
+    assert at.session_state[EXPLORER_KEY].plan == mine
+    assert [t.value for t in at.title] == ["Explorer"], [e.value for e in at.error]
+    assert at.text_area(key="ex_text").value == "The cat sat here."

@@ -102,6 +102,7 @@ def test_text_over_the_character_limit_is_cut_on_the_server(app, monkeypatch):
     at = no_exceptions(app.run())
     assert at.session_state["ex_text"] == "The cat sat on the m"
     assert "8 tokens" in caption_text(at)  # [CLS] the cat sat on the m [SEP]
+    assert any("last 36 character" in w.value and "limit of 20" in w.value for w in at.warning)
 
 
 @pytest.mark.parametrize(
@@ -333,3 +334,17 @@ def test_after_a_failed_load_the_page_stays_on_the_model_loaded_before(app, tiny
     (error,) = [e.value for e in at.error]
     assert "no such folder" in error
     assert f"Still showing `{tiny_folder}`" in error and str(tiny_folder) in caption_text(at)
+
+
+def test_a_paste_over_the_character_limit_is_cut_with_a_note(app, monkeypatch):
+    # Issue 13, item 5: with max_chars the browser refused the paste whole, silently.
+    with_limits(monkeypatch, max_text_chars=20)
+    at = no_exceptions(app.run())
+    box = at.text_area(key="ex_text")
+    assert not box.max_chars  # 0: no limit in the browser
+    box.input("The cat sat on the mat, and then it slept.").run()
+    no_exceptions(at)
+    assert at.text_area(key="ex_text").value == "The cat sat on the m"
+    assert any("its last 22 character(s) were dropped" in w.value for w in at.warning)
+    at.text_area(key="ex_text").input("A short one.").run()
+    assert not any("dropped" in w.value for w in no_exceptions(at).warning)

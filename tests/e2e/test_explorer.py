@@ -304,6 +304,58 @@ def test_painted_cells_and_labels_are_blocked_in_the_focus_heatmap(explorer: Exp
     explorer.assert_no_errors()
 
 
+def test_the_painters_undo_is_the_plans_and_a_focus_change_is_not_undone(explorer: Explorer, save_screenshot):
+    # Issue 13, items 1 and 9: one history. ↶ Undo after a focus change takes back the last plan edit (the
+    # paint on head 0), never pastes head 0's grid onto head 1; with nothing left, it is disabled.
+    page = explorer.page
+    rows, cols = explorer.shape
+    undo = page.locator(".st-key-ex_token_painter .gp-undo")
+    assert undo.is_disabled()
+    blocked = np.zeros((rows, cols), dtype=bool)
+    blocked[3, 5] = True
+    explorer.click_cell(3, 5)
+    explorer.wait_painted(blocked)
+    wait_until(page, lambda: len(explorer.link_plan().rules), lambda n: n == 1, "one paint rule")
+
+    page.locator(".st-key-ex_head [data-testid='stNumberInputStepUp']").click()
+    wait_until(page, explorer.focus_inputs, lambda lh: lh == (0, 1), "the focus to move to head 1")
+    explorer.wait_painted(np.zeros((rows, cols), dtype=bool))
+    explorer.idle()
+    wait_until(page, undo.is_enabled, bool, "↶ Undo enabled: the paint on head 0 can be taken back")
+    undo.click()
+    wait_until(page, explorer.link_plan, lambda plan: not plan, "the plan to be empty again")
+    explorer.idle()
+    assert explorer.focus_inputs() == (0, 1)
+    assert not explorer.painted().any(), "head 1 stays unpainted"
+    assert undo.is_disabled() and page.locator(".st-key-ex_undo button").is_disabled()
+
+    # Ctrl+Z on the painter is the same undo, and so is the page's button.
+    explorer.click_cell(1, 1)
+    wait_until(page, lambda: len(explorer.link_plan().rules), lambda n: n == 1, "a paint rule on head 1")
+    explorer.idle()
+    explorer.painter.focus()
+    page.keyboard.press("Control+z")
+    wait_until(page, explorer.link_plan, lambda plan: not plan, "Ctrl+Z to empty the plan")
+    explorer.wait_painted(np.zeros((rows, cols), dtype=bool))
+    explorer.shot(save_screenshot, "undo-after-focus")
+    explorer.assert_no_errors()
+
+
+def test_paint_with_no_chosen_heads_lands_nowhere(explorer: Explorer):
+    # Issue 13, item 13: "chosen heads" with none chosen warns, and the paint does not go to the focused head.
+    page = explorer.page
+    rows, cols = explorer.shape
+    page.locator(".st-key-ex_scope").get_by_text("chosen heads").click()
+    warning = page.locator("[data-testid='stAlert']", has_text="no heads are chosen")
+    warning.wait_for(timeout=UPDATE_TIMEOUT_S * 1000)
+    explorer.idle()
+    explorer.click_cell(2, 2)
+    explorer.wait_painted(np.zeros((rows, cols), dtype=bool))  # the painter snaps back
+    explorer.idle()
+    assert not explorer.link_plan() and warning.is_visible()
+    explorer.assert_no_errors()
+
+
 def test_gating_a_picked_head_outlines_lists_it_and_moves_the_embedding(explorer: Explorer, save_screenshot):
     page = explorer.page
     explorer.tab("Overview")

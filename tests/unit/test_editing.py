@@ -110,7 +110,39 @@ def test_imported_rules_are_kept_and_removable():
 
 def test_describe_rule_is_readable():
     text = editing.describe_rule(rule([0], [2, 5], block={"queries": [1], "cells": [[4, 2]]}))
-    assert text == "layer 0 · head 2, 5: block queries [1], 1 cell"
+    assert text == "layer 0 · head 2, 5: block query 1, 1 cell"
     assert editing.describe_rule(rule("all", "all", allow={"preset": "sliding_window", "size": 2})) == (
         "all layers · all heads: allow sliding_window(size=2)"
     )
+
+
+def test_describe_rule_names_the_blocked_tokens():
+    tokens = ["[CLS]", "the", "cat", "[SEP]"]
+    text = editing.describe_rule(rule([0], [1], block={"keys": [1]}, label="paint"), tokens)
+    assert text == "layer 0 · head 1: block key 'the' (1)"
+    text = editing.describe_rule(rule([0], [1], block={"keys": [1, 2], "queries": [0, 9]}), tokens)
+    assert text == "layer 0 · head 1: block keys 'the' (1), 'cat' (2), queries '[CLS]' (0), 9"
+
+
+def test_gating_many_heads_of_a_layer_makes_one_rule_and_ungating_splits_it():
+    plan = editing.set_gates(MaskPlan(), [(2, h) for h in range(5)], 0.0)
+    assert [(r.layers, r.heads, r.gate) for r in plan.rules] == [((2,), (0, 1, 2, 3, 4), 0.0)]
+    plan = editing.set_gates(plan, [(3, h) for h in range(5)], 0.0)
+    assert [(r.layers, r.heads, r.gate) for r in plan.rules] == [((2, 3), (0, 1, 2, 3, 4), 0.0)]
+    plan = editing.set_gates(plan, [(2, 4)], None)
+    assert plan.gates(4, 5).tolist() == [[1.0] * 5, [1.0] * 5, [0, 0, 0, 0, 1], [0] * 5]
+    assert len(plan.rules) == 2
+
+
+def test_gate_edits_keep_imported_gates_and_their_product():
+    imported = MaskPlan((rule("all", [0], gate=0.5), rule([1], [1, 2], gate=0.5, label="mine")))
+    plan = editing.set_gates(imported, [(0, 1)], 0.0)
+    assert plan.rules[:2] == imported.rules  # not the ones the head controls made
+    assert plan.gates(2, 3).tolist() == [[0.5, 0.0, 1.0], [0.5, 0.5, 0.5]]
+
+
+def test_applying_a_preset_again_adds_no_rule():
+    once = editing.add_preset(MaskPlan(), [((0,), (0,))], "causal", {})
+    assert editing.add_preset(once, [((0,), (0,))], "causal", {}) == once
+    both = editing.add_preset(once, [((0,), (0,)), ((1,), (0,))], "causal", {})
+    assert len(both.rules) == 2

@@ -26,7 +26,7 @@ def test_new_plans_are_undone_in_reverse_order_and_equal_plans_add_no_step():
     assert not state.can_undo and state.undo() is state
     first, second = plan_blocking(1), plan_blocking(2)
     state = state.with_plan(first).with_plan(MaskPlan.from_json(first.key())).with_plan(second)
-    assert state.plan == second and state.history == (MaskPlan(), first)
+    assert state.plan == second and [s.plan for s in state.history] == [MaskPlan(), first]
     assert state.undo().plan == first
     assert state.undo().undo().plan == MaskPlan() and not state.undo().undo().can_undo
 
@@ -36,7 +36,34 @@ def test_history_keeps_the_last_edits_only():
     for key in range(HISTORY_LIMIT + 5):
         state = state.with_plan(plan_blocking(key))
     assert len(state.history) == HISTORY_LIMIT
-    assert state.history[0] == plan_blocking(4)  # the five oldest are gone
+    assert state.history[0].plan == plan_blocking(4)  # the five oldest are gone
+
+
+OLD = ("[CLS]", "the", "cat", "sat", ".", "[SEP]")
+
+
+def test_a_new_text_moves_the_plan_with_its_tokens_and_undo_brings_back_text_and_plan():
+    state = ExplorerState(text="The cat sat.").refit("The cat sat.", OLD)[0].with_plan(plan_blocking(4))
+    moved, notes = state.refit("Hi.", ("[CLS]", "hi", ".", "[SEP]"))
+    assert moved.plan.rules[0].block.keys == (2,) and notes == ("rule 0: '.' (4) moved to 2",)
+    back = moved.undo()
+    assert (back.plan, back.text, back.tokens) == (plan_blocking(4), "The cat sat.", OLD)
+    assert back.refit("The cat sat.", OLD) == (back, ())  # the old text again: nothing to move
+
+
+def test_a_new_text_that_leaves_the_plan_alone_adds_no_undo_step():
+    state = ExplorerState().with_plan(plan_blocking(1)).refit("The cat sat.", OLD)[0]
+    assert len(state.history) == 1  # the link's plan fits its text: nothing to undo but the paint
+    same, notes = state.refit("The dog sat.", ("[CLS]", "the", "dog", "sat", ".", "[SEP]"))
+    assert notes == () and same.history == state.history and same.text == "The dog sat."
+
+
+def test_opening_a_link_keeps_the_users_plan_one_undo_away():
+    mine = ExplorerState(text="Mine.").with_plan(plan_blocking(1))
+    opened = mine.opened(plan_blocking(2), "An exercise.", (3, 4))
+    assert (opened.plan, opened.text, opened.focus) == (plan_blocking(2), "An exercise.", (3, 4))
+    back = opened.undo()
+    assert (back.plan, back.text) == (plan_blocking(1), "Mine.")
 
 
 def test_reset_empties_plan_and_picks_and_can_be_undone():
