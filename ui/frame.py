@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from . import limits, sidebar
+from .i18n import current_language
+from .lessons import tr
 
 KEPT_KEY = "frame_kept"  # the widget keys of every page this session has drawn
 
@@ -68,7 +70,8 @@ def render(keeps: Iterable[str] = ()) -> None:
         st.error(f"This server is not configured correctly: {limits.PROBLEM}. Fix it and restart the server.")
         st.stop()
     keep_widget_values(keeps)
+    lang = current_language()
     with st.sidebar:
         for p in PAGES:
-            st.page_link(p.path, label=p.title, icon=p.icon)
+            st.page_link(p.path, label=tr(f"nav.{p.url_path}", lang), icon=p.icon)
     sidebar.render()

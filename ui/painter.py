@@ -45,11 +45,9 @@ __all__ = ["ATTENTION_WORDS", "HEAD_WORDS", "PainterWords", "grid_painter"]
 _HTML = """
 <div class="gp-root" data-testid="grid-painter" tabindex="0">
   <div class="gp-bar">
-    <button type="button" data-tool="paint" hidden title="Click and drag to paint cells">✎ Paint</button>
-    <button type="button" data-tool="pick" hidden title="Click a cell to focus it (or alt+click)">
-      ◎ Focus
-    </button>
-    <button type="button" class="gp-undo" disabled title="Undo the last change (Ctrl+Z)">↶ Undo</button>
+    <button type="button" data-tool="paint" hidden>✎ Paint</button>
+    <button type="button" data-tool="pick" hidden>◎ Focus</button>
+    <button type="button" class="gp-undo" disabled>↶ Undo</button>
     <span class="gp-count"></span>
     <span class="gp-legend"></span>
   </div>
@@ -92,6 +90,8 @@ def grid_painter(
     on_change: Callable[[np.ndarray], None] | None = None,
     on_cell_click: Callable[[int, int], None] | None = None,
     ramp: Sequence[Sequence[int]] | None = None,
+    fixed: np.ndarray | None = None,
+    scale: float = 1.0,
 ) -> np.ndarray:
     """Return the (R, C) bool grid of painted ("blocked") cells the painter shows after this run.
 
@@ -113,6 +113,9 @@ def grid_painter(
     on_cell_click: when given, the painter shows a Paint / Focus tool switch; a click in the Focus tool (or an
         alt+click) calls ``on_cell_click(row, col)`` before the rerun and does not paint.
     ramp: optional colour ramp of ``values``, ``[[r, g, b], ...]`` stops from low to high (default: blues).
+    fixed: optional (R, C) ints, cells blocked by something else (``painter_codec.fixed_grid``: 1 a rule of
+        the plan, 2 the model's own mask): drawn as blocked in their own tint, counted, never painted.
+    scale: 1 to 2, enlarges labels and toolbar (presentation mode).
     Inside ``st.form`` the focus click does nothing (Streamlit refuses trigger values in forms).
     """
     payload = painter_payload(
@@ -126,6 +129,8 @@ def grid_painter(
         cell_px=cell_px,
         pickable=on_cell_click is not None,
         ramp=ramp,
+        fixed=fixed,
+        scale=scale,
     )
     rows, cols = int(payload["rows"]), int(payload["cols"])
     memo = st.session_state.setdefault(_memo_key(key), {"ack_rev": 0, "pending": None})
