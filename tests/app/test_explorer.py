@@ -210,3 +210,31 @@ def test_an_encoder_decoder_shows_each_attention_and_edits_name_their_stack(app,
     assert "cross-attention" in open_tab(at, "Plan & share").markdown[0].value
     effect = open_tab(at, "Effect")
     assert any("KL" in m.label for m in effect.metric)  # the effect is on the decoder's predictions
+
+
+def test_the_explorer_speaks_chinese_from_the_link_and_keeps_it_in_the_url(app):
+    app.query_params["lang"] = "zh"
+    at = no_exceptions(app.run())
+    assert at.title[0].value.startswith("Explorer：")
+    assert at.segmented_control(key="i18n_lang").value == "zh"
+    assert at.radio(key="ex_scope").label == "涂色作用于"
+    assert at.sidebar.toggle(key="presentation").label == "演示模式"
+    assert at.sidebar.selectbox(key="sb_model_choice").label == "模型"
+    assert at.query_params["lang"] == ["zh"] or at.query_params["lang"] == "zh"
+    overview = plotly_figure(at, "ex_overview")
+    assert overview.data[0].colorbar.title.text == "权重"
+    at = open_tab(at, "前后对比")
+    focus = plotly_figure(at, "ex_focus_fig")
+    assert focus.layout.yaxis.title.text == "查询（发出关注）"
+
+
+def test_a_causal_models_own_mask_is_shown_as_blocked_by_the_model(app, tmp_path):
+    save_gpt2_folder(tmp_path)
+    app.query_params["model"] = str(tmp_path)
+    at = no_exceptions(app.run())
+    at = open_tab(no_exceptions(at.run()), "Before / after")
+    figure = plotly_figure(at, "ex_focus_fig")
+    (veil,) = [t for t in figure.data if t.name == "blocked by the model's own mask"]
+    z = heatmap_values(veil)
+    above = np.triu(np.ones(z.shape, dtype=bool), 1)
+    assert np.array_equal(np.isfinite(z), above)  # every cell above the diagonal, and only those

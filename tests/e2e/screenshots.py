@@ -17,19 +17,21 @@ from playwright.sync_api import sync_playwright
 
 from tests.e2e import streamlit_server as server
 from tests.e2e.browser import CHROMIUM_ARGS, IDLE_JS, wait_still
+from ui.lessons import tr
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGES = {"explorer": "", "mask_lab": "mask_lab", "learn": "learn"}
 LOAD_MS = 120_000
 
 
-def shoot(page, url: str, path: Path, presentation: bool) -> None:
+def shoot(page, url: str, path: Path, presentation: bool, lang: str) -> None:
     """Open ``url``, switch presentation mode on when asked, and save a full-page screenshot."""
     page.goto(url)
     page.locator("h1").first.wait_for(timeout=LOAD_MS)
     page.wait_for_function(IDLE_JS, timeout=LOAD_MS)
     if presentation:
-        page.locator('[data-testid="stSidebar"]').get_by_text("Presentation mode", exact=True).click()
+        toggle = tr("sidebar.presentation", lang)
+        page.locator('[data-testid="stSidebar"]').get_by_text(toggle, exact=True).click()
         page.wait_for_function(IDLE_JS, timeout=LOAD_MS)
     wait_still(page, LOAD_MS)
     # Streamlit scrolls inside its main block, so a "full page" shot is one screen: grow the window instead.
@@ -63,7 +65,9 @@ def main() -> None:
                         page = context.new_page()
                         for name in args.pages.split(","):
                             path = args.outdir / f"{name}_{width}_{lang}_{mode}.png"
-                            shoot(page, f"{base}/{PAGES[name]}?lang={lang}", path, mode == "presentation")
+                            shoot(
+                                page, f"{base}/{PAGES[name]}?lang={lang}", path, mode == "presentation", lang
+                            )
                             print(path, flush=True)
                         context.close()
             browser.close()
