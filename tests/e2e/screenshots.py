@@ -22,6 +22,12 @@ from ui.lessons import tr
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGES = {"explorer": "", "mask_lab": "mask_lab", "learn": "learn"}
 LOAD_MS = 120_000
+# Every painter drawn and every plotly figure laid out, and no element of the page greyed out as stale.
+SETTLED_JS = """
+() => document.querySelectorAll('[data-stale="true"]').length === 0
+  && Array.from(document.querySelectorAll('.js-plotly-plot')).every((gd) => gd._fullLayout)
+  && Array.from(document.querySelectorAll('[data-testid="grid-painter"]')).every((p) => p.dataset.rows)
+"""
 
 
 def shoot(page, url: str, path: Path, presentation: bool, lang: str) -> None:
@@ -33,6 +39,12 @@ def shoot(page, url: str, path: Path, presentation: bool, lang: str) -> None:
         toggle = tr("sidebar.presentation", lang)
         page.locator('[data-testid="stSidebar"]').get_by_text(toggle, exact=True).click()
         page.wait_for_function(IDLE_JS, timeout=LOAD_MS)
+    # The figures' columns report their width after the first run, which reruns the page once: wait for the
+    # painter and the figures of that second run.
+    page.wait_for_function(SETTLED_JS, timeout=LOAD_MS)
+    # Plotly draws a chart once it is on screen: every page here has one near the top.
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot') !== null", timeout=LOAD_MS)
+    page.wait_for_function(SETTLED_JS, timeout=LOAD_MS)
     wait_still(page, LOAD_MS)
     # Streamlit scrolls inside its main block, so a "full page" shot is one screen: grow the window instead.
     tall = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
