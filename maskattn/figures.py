@@ -6,7 +6,9 @@ compact base64 binary; Python lists would be validated element by element and fl
 text (slow and 2× larger), so neither is used for bulk data.
 
 Mask polarity as everywhere in maskattn: ``allow`` is boolean, True = the query may attend to the key. The
-figures draw the complement, named ``blocked``, as a distinct grey overlay whose hover says "blocked".
+figures draw the complement, named ``blocked``, as a veil with diagonal stripes, the painter's picture of a
+blocked cell; ``blocked_by`` tells apart what blocked it (painted here, a rule of the plan, the model's own
+mask), each with its own tint, as in the painter's legend.
 
 Shapes: ``L`` layers, ``H`` heads, ``T`` tokens (queries down the rows, keys across the columns).
 """
@@ -20,12 +22,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 __all__ = [
+    "BLOCK_KINDS",
     "DEFAULT_THEME",
     "PLOTLY_CONFIG",
     "PRESENTATION_THEME",
+    "FigureWords",
     "Theme",
     "difference_figure",
     "figure_html",
@@ -34,7 +39,38 @@ __all__ = [
     "overview_figure",
     "row_sums_figure",
     "token_change_figure",
+    "weights_colorscale",
 ]
+
+# What blocked a cell, in drawing order: painted on this head, a rule of the plan (a preset, an import), the
+# model's own mask (a decoder's causality). The painter (ui/painter.js) draws the same three.
+BLOCK_KINDS = ("painted", "rule", "model")
+
+
+@dataclass(frozen=True)
+class FigureWords:
+    """The words figures show: axis and colour-bar titles, hover names. English by default."""
+
+    query_axis: str = "query (attending)"
+    key_axis: str = "key (attended to)"
+    query: str = "query"
+    key: str = "key"
+    weight: str = "weight"
+    painted: str = "blocked"
+    rule: str = "blocked by a rule"
+    model: str = "blocked by the model's own mask"
+    difference: str = "after − before"
+    before: str = "before"
+    after: str = "after"
+    diff: str = "diff"
+    row_sum: str = "row sum"
+
+    def blocked(self, kind: str) -> str:
+        """Return the name of cells blocked by ``kind`` (one of ``BLOCK_KINDS``)."""
+        return {"painted": self.painted, "rule": self.rule, "model": self.model}[kind]
+
+
+ENGLISH = FigureWords()
 
 
 @dataclass(frozen=True)
@@ -44,15 +80,23 @@ class Theme:
     name: str = "default"
     font_size: int = 12
     font_family: str = "Noto Sans, Noto Sans CJK SC, DejaVu Sans, Arial, sans-serif"
-    weights_colorscale: str = "Blues"  # attention weights in [0, 1]
+    weights_colorscale: str = "Blues"  # attention weights in [0, 1], light (0) to dark (1)
+    # Colour position = weight ** gamma: below 1 small weights get more of the scale (most weights are small).
+    weights_gamma: float = 1.0
     diverging_colorscale: str = "RdBu_r"  # differences: red = more attention, blue = less
     matrix_colorscale: str = "Viridis"  # generic teaching matrices (Q, K, scores...)
     bar_color: str = "#4c78a8"
     accent_color: str = "#f28e2b"  # outline of heads that carry a mask or a gate
     focus_color: str = "#111111"  # outline of the head in focus
     gap_color: str = "#d9d9d9"  # between overview tiles, so an all-zero head still shows its extent
-    blocked_color: str = "#9a9a9a"
-    blocked_mark_color: str = "#404040"  # the 'x' drawn on blocked cells of small matrices
+    blocked_color: str = "rgba(172, 174, 182, 0.85)"  # the veil of painted cells (as in the painter)
+    blocked_mark_color: str = "rgba(24, 24, 30, 0.85)"  # their stripes (drawn on matrices up to 64 a side)
+    rule_blocked_color: str = "rgba(250, 176, 118, 0.9)"  # cells a rule blocks: an orange veil
+    rule_mark_color: str = "rgba(160, 60, 0, 0.9)"
+    model_blocked_color: str = (
+        "rgba(222, 222, 226, 0.95)"  # the model's own mask: quiet, stripes the other way
+    )
+    model_mark_color: str = "rgba(110, 110, 120, 0.8)"
     nonfinite_color: str = "#2b2b2b"  # -inf / +inf / NaN cells of teaching matrices
     text_color: str = "#222222"
     template: str = "plotly_white"
@@ -68,19 +112,20 @@ class Theme:
 
 DEFAULT_THEME = Theme()
 
-# Projectors wash out pale colours: larger fonts and sizes, and a scale running from dark to bright yellow.
+# Projectors wash out pale colours and fine steps: larger fonts and sizes, a perceptually uniform scale from
+# light yellow (0) to dark violet (1), and a gamma that spreads the many small weights over the light half.
 PRESENTATION_THEME = Theme(
     name="presentation",
     font_size=18,
-    weights_colorscale="Viridis",
+    weights_colorscale="Viridis_r",
+    weights_gamma=0.5,
     diverging_colorscale="PuOr_r",
     matrix_colorscale="Cividis",
     bar_color="#1f3b73",
     accent_color="#ff2d95",
     focus_color="#000000",
     gap_color="#ffffff",
-    blocked_color="#c8c8c8",
-    blocked_mark_color="#000000",
+    blocked_mark_color="rgba(0, 0, 0, 0.9)",
     nonfinite_color="#000000",
     text_color="#000000",
     size_scale=1.4,
@@ -93,11 +138,12 @@ PLOTLY_CONFIG: dict[str, Any] = {
     "modeBarButtonsToRemove": ["lasso2d", "select2d"],
 }
 
-# Blocked cells also get an 'x' marker up to this size; beyond it the markers cost more than they show.
+# Blocked cells also get a stripe marker up to this size; beyond it the markers cost more than they show.
 _MAX_T_FOR_BLOCKED_MARKS = 64
 # Non-finite cells get a "−∞" label up to this many rows/columns.
 _MAX_SIDE_FOR_CELL_TEXT = 32
 _TOKEN_TICK_CHARS = 10
+_MIN_TICK_FONT_PX = 9.0
 _NONFINITE_LABELS = {"-inf": "−∞", "+inf": "+∞", "nan": "undefined"}
 
 
@@ -173,9 +219,20 @@ def _tick_stride(cell_px: float, font_px: float) -> int:
     return max(1, math.ceil(1.3 * font_px / max(cell_px, 1e-6)))
 
 
-def _category_axis(cats: list[str], ticks: list[str], stride: int, title: str) -> dict[str, Any]:
+def _tick_font(cell_px: float, theme: Theme) -> float:
+    """Return the token labels' font size: the theme's, smaller (down to 9 px) so every cell keeps its label.
+
+    A reader follows the row of one token ("are"): a label on every other row would hide half of them.
+    """
+    return min(float(theme.font_size), max(_MIN_TICK_FONT_PX, cell_px / 1.3))
+
+
+def _category_axis(
+    cats: list[str], ticks: list[str], stride: int, title: str, font_px: float | None = None
+) -> dict[str, Any]:
     idx = range(0, len(cats), stride)
     return {
+        **({"tickfont": {"size": round(font_px, 1)}} if font_px is not None else {}),
         "type": "category",
         "tickmode": "array",
         "tickvals": [cats[i] for i in idx],
@@ -239,15 +296,15 @@ def _fitted_frame(
     axis_titles: tuple[str, str],
     colorbar: bool,
     max_width: int | None,
-) -> tuple[float, int, dict[str, Any]]:
-    """Return ``(cell, tick stride, frame)``, the cell shrunk so the frame is at most ``max_width`` px wide.
+) -> tuple[float, int, float, dict[str, Any]]:
+    """Return ``(cell, tick stride, tick font px, frame)``, cells shrunk to fit in ``max_width`` px.
 
-    Only the cells shrink: labels and the colour bar keep their size (the side margins do not depend on the
-    cell size, so one correction fits exactly).
+    Only the cells shrink: labels and the colour bar keep their room (the side margins do not depend on the
+    cell size, so one correction fits exactly); token labels shrink to 9 px before they skip cells.
     """
 
     def frame(c: float) -> tuple[int, dict[str, Any]]:
-        stride = _tick_stride(c, theme.font_size)
+        stride = _tick_stride(c, _tick_font(c, theme))
         layout = _matrix_frame(
             n_rows, n_cols, c, ticks[0], ticks[1], (stride, stride), theme, title, axis_titles, colorbar
         )
@@ -258,7 +315,7 @@ def _fitted_frame(
         sides = layout["margin"]["l"] + layout["margin"]["r"]
         cell = max(1.0, (max_width - sides) / n_cols)
         stride, layout = frame(cell)
-    return cell, stride, layout
+    return cell, stride, _tick_font(cell, theme), layout
 
 
 def _cell_px(n_rows: int, n_cols: int, theme: Theme) -> float:
@@ -286,6 +343,19 @@ def _base_layout(theme: Theme, title: str, height: int) -> dict[str, Any]:
 
 def _colorbar(theme: Theme, title: str) -> dict[str, Any]:
     return {"title": {"text": title, "side": "right"}, "thickness": theme.px(12), "len": 0.9}
+
+
+def weights_colorscale(theme: Theme = DEFAULT_THEME, stops: int = 33) -> list[list[Any]]:
+    """Return the plotly colour scale of attention weights in [0, 1]: ``[[weight, "rgb(...)"], ...]``.
+
+    The colour of weight ``w`` is the theme's scale at ``w ** theme.weights_gamma``; the colour bar keeps
+    the true weights on its ticks. The painter draws its values with the same stops (``ui.theme``).
+    """
+    if not theme.weights_gamma > 0:
+        raise ValueError(f"weights_gamma must be > 0, got {theme.weights_gamma}")
+    weights = np.linspace(0.0, 1.0, stops)
+    colours = plotly.colors.sample_colorscale(theme.weights_colorscale, list(weights**theme.weights_gamma))
+    return [[float(w), c] for w, c in zip(weights, colours, strict=True)]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -336,6 +406,7 @@ def overview_figure(
     zmax: float = 1.0,
     title: str = "",
     max_width: int | None = None,
+    words: FigureWords = ENGLISH,
 ) -> go.Figure:
     """Return a grid of every head's attention (rows = layers, columns = heads) whose tiles can be clicked.
 
@@ -401,7 +472,10 @@ def overview_figure(
         "b": theme.px(6),
     }
     tile_px = theme.px(theme.overview_tile_px)
-    if max_width is not None:  # only the tiles shrink; the labels and the colour bar keep their room
+    if (
+        max_width is not None
+    ):  # the tiles fill it (up to twice their size); labels and colour bar keep their room
+        tile_px *= 2
         fit = (max_width - margin["l"] - margin["r"]) * n / (cols + 2 * pad)
         tile_px = max(1, min(tile_px, math.floor(fit)))
     cell_px = tile_px / n
@@ -412,8 +486,8 @@ def overview_figure(
         z=tiled,
         zmin=0.0,
         zmax=float(zmax),
-        colorscale=theme.weights_colorscale,
-        colorbar=_colorbar(theme, "weight"),
+        colorscale=weights_colorscale(theme),
+        colorbar=_colorbar(theme, words.weight),
         hoverongaps=False,
         hoverinfo="skip",  # pooled cells mean little on hover; the click targets say which head it is
         xgap=0,
@@ -448,13 +522,16 @@ def overview_figure(
         x0, y0 = hd * stride - edge - margin, lyr * stride - edge - margin
         return _rect(x0, y0, x0 + n + 2 * margin, y0 + n + 2 * margin, color, width, name)
 
-    shapes = [
-        outline(lyr, hd, gap * 0.15, theme.accent_color, theme.px(2), f"marked L{lyr} h{hd}")
-        for lyr, hd in zip(*np.nonzero(marked_arr), strict=True)
-    ]
+    # The focus ring lies outside the marked outline and is drawn first, so a focused head that is also
+    # marked shows both (the ring used to cover the orange).
+    shapes = []
     if focus is not None:
         fl, fh = (int(v) for v in focus)
-        shapes.append(outline(fl, fh, gap * 0.7, theme.focus_color, theme.px(3.5), f"focus L{fl} h{fh}"))
+        shapes.append(outline(fl, fh, gap * 0.75, theme.focus_color, theme.px(3), f"focus L{fl} h{fh}"))
+    shapes += [
+        outline(lyr, hd, gap * 0.1, theme.accent_color, theme.px(2), f"marked L{lyr} h{hd}")
+        for lyr, hd in zip(*np.nonzero(marked_arr), strict=True)
+    ]
 
     tick_pos = [i * stride + centre for i in range(max(n_layers, n_heads))]
     layout = _base_layout(theme, title, height=round(plot_h + margin["t"] + margin["b"]))
@@ -500,6 +577,46 @@ def overview_figure(
 # One (T, T) head: weights, differences
 
 
+_HATCH = {
+    "painted": "line-ne",
+    "rule": "line-ne",
+    "model": "line-nw",
+}  # the model's stripes run the other way
+
+
+def _block_style(kind: str, theme: Theme) -> tuple[str, str]:
+    """Return ``(veil colour, stripe colour)`` of cells blocked by ``kind``."""
+    return {
+        "painted": (theme.blocked_color, theme.blocked_mark_color),
+        "rule": (theme.rule_blocked_color, theme.rule_mark_color),
+        "model": (theme.model_blocked_color, theme.model_mark_color),
+    }[kind]
+
+
+def _kinds_of_blocked(blocked: np.ndarray, blocked_by: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
+    """Return each kind's share of ``blocked`` ``(T, T)``: the model's first, then rules, the rest painted."""
+    if blocked_by is None:
+        return {"painted": blocked}
+    unknown = set(blocked_by) - set(BLOCK_KINDS)
+    if unknown:
+        raise ValueError(f"blocked_by kinds must be among {BLOCK_KINDS}, got {sorted(unknown)}")
+    left = blocked.copy()
+    kinds: dict[str, np.ndarray] = {}
+    for kind in ("model", "rule"):
+        if blocked_by.get(kind) is None:
+            continue
+        cells = np.asarray(blocked_by[kind])
+        if cells.dtype != np.bool_ or cells.shape != blocked.shape:
+            raise ValueError(
+                f"blocked_by[{kind!r}] must be a boolean array of shape {blocked.shape}, "
+                f"got {cells.dtype} {tuple(cells.shape)}"
+            )
+        kinds[kind] = left & cells
+        left &= ~cells
+    kinds["painted"] = left
+    return {kind: kinds[kind] for kind in BLOCK_KINDS if kind in kinds and kinds[kind].any()}
+
+
 def _blocked_traces(
     values: np.ndarray,
     blocked: np.ndarray,
@@ -508,38 +625,51 @@ def _blocked_traces(
     theme: Theme,
     cell_px: float,
     rows: list[str] | None = None,
+    blocked_by: Mapping[str, Any] | None = None,
+    words: FigureWords = ENGLISH,
 ) -> list[go.BaseTraceType]:
-    """Return the grey overlay of blocked cells (NaN elsewhere) and, for small T, an 'x' on each of them."""
+    """Return a veil over blocked cells (NaN elsewhere) per kind of block and, for small T, its stripes.
+
+    ``hovertemplate`` holds ``{blocked}``, replaced by the kind's name. Trace names: ``words.blocked(kind)``
+    and that plus " marks".
+    """
     rows = cats if rows is None else rows
-    z = np.where(blocked, values, np.nan).astype(np.float32)  # (T, T), value kept for the hover
-    overlay = go.Heatmap(
-        z=z,
-        x=cats,
-        y=rows,
-        colorscale=[[0.0, theme.blocked_color], [1.0, theme.blocked_color]],
-        showscale=False,
-        hoverongaps=False,
-        hovertemplate=hovertemplate,
-        name="blocked",
-    )
-    traces: list[go.BaseTraceType] = [overlay]
-    if len(cats) <= _MAX_T_FOR_BLOCKED_MARKS:
-        qi, ki = np.nonzero(blocked)
+    traces: list[go.BaseTraceType] = []
+    marks: list[go.BaseTraceType] = []
+    for kind, cells in _kinds_of_blocked(blocked, blocked_by).items():
+        veil, stripe = _block_style(kind, theme)
+        name = words.blocked(kind)
+        z = np.where(cells, values, np.nan).astype(np.float32)  # (T, T), value kept for the hover
         traces.append(
-            go.Scatter(
-                x=[cats[k] for k in ki],
-                y=[rows[q] for q in qi],
-                mode="markers",
-                marker={
-                    "symbol": "x-thin",
-                    "size": max(3.0, 0.45 * cell_px),
-                    "line": {"width": max(1.0, cell_px / 14), "color": theme.blocked_mark_color},
-                },
-                hoverinfo="skip",
-                name="blocked marks",
+            go.Heatmap(
+                z=z,
+                x=cats,
+                y=rows,
+                colorscale=[[0.0, veil], [1.0, veil]],
+                showscale=False,
+                hoverongaps=False,
+                hovertemplate=hovertemplate.replace("{blocked}", _escape(name)),
+                name=name,
             )
         )
-    return traces
+        if len(cats) <= _MAX_T_FOR_BLOCKED_MARKS:
+            qi, ki = np.nonzero(cells)
+            # One diagonal per cell, the cell's size: neighbours join into the painter's stripes.
+            marks.append(
+                go.Scatter(
+                    x=[cats[k] for k in ki],
+                    y=[rows[q] for q in qi],
+                    mode="markers",
+                    marker={
+                        "symbol": _HATCH[kind],
+                        "size": max(3.0, cell_px),
+                        "line": {"width": max(1.0, cell_px / 12), "color": stripe},
+                    },
+                    hoverinfo="skip",
+                    name=f"{name} marks",
+                )
+            )
+    return traces + marks
 
 
 def _token_grid_figure(
@@ -556,20 +686,23 @@ def _token_grid_figure(
     t = values.shape[0]
     cats, ticks = _categories(tokens, t)
     rows, row_ticks = (cats, ticks) if query_tokens is None else _categories(query_tokens, t)
-    titles = ("query (attending)", "key (attended to)") if size.axis_titles else ("", "")
-    cell, stride, frame = _fitted_frame(
+    words = size.words
+    titles = (words.query_axis, words.key_axis) if size.axis_titles else ("", "")
+    cell, stride, tick_px, frame = _fitted_frame(
         t, t, _cell_px(t, t, theme), (row_ticks, ticks), theme, title, titles, size.colorbar, size.max_width
     )
     main.update(x=cats, y=rows, showscale=size.colorbar)
     data: list[go.BaseTraceType] = [main]
     if blocked is not None and blocked.any():
-        data += _blocked_traces(values, blocked, cats, blocked_hover, theme, cell, rows)
+        data += _blocked_traces(
+            values, blocked, cats, blocked_hover, theme, cell, rows, size.blocked_by, words
+        )
     layout = _base_layout(theme, title, height=0)
     layout.update(frame)
     layout.update(
         hovermode="closest",
-        xaxis=_category_axis(cats, ticks, stride, titles[1]) | {"constrain": "domain"},
-        yaxis=_category_axis(rows, row_ticks, stride, titles[0])
+        xaxis=_category_axis(cats, ticks, stride, titles[1], tick_px) | {"constrain": "domain"},
+        yaxis=_category_axis(rows, row_ticks, stride, titles[0], tick_px)
         | {"autorange": "reversed", "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
     )
     return go.Figure(data=data, layout=layout)
@@ -580,6 +713,8 @@ class _GridSize:
     colorbar: bool = True
     axis_titles: bool = True
     max_width: int | None = None
+    blocked_by: Mapping[str, Any] | None = None
+    words: FigureWords = ENGLISH
 
 
 def focus_figure(
@@ -594,15 +729,20 @@ def focus_figure(
     axis_titles: bool = True,
     max_width: int | None = None,
     query_tokens: Sequence[str] | None = None,
+    blocked_by: Mapping[str, Any] | None = None,
+    words: FigureWords = ENGLISH,
 ) -> go.Figure:
     """Return one head's ``(T, T)`` attention weights as a heatmap with token labels on both axes.
 
     Queries run down (query 0 at the top), keys across; cells are square. ``allow`` ``(T, T)`` bool (True =
-    may attend) draws blocked cells as a grey overlay (plus an 'x' for T <= 64) whose hover says "blocked".
+    may attend) draws blocked cells as a veil (striped for T <= 64) whose hover says "blocked".
+    ``blocked_by`` maps kinds of ``BLOCK_KINDS`` ("rule", "model") to ``(T, T)`` bool cells they block: those
+    blocked cells get that kind's tint and name; the rest of the blocked cells count as "painted".
     ``zmax`` None scales colours to this head's largest weight; pass 1.0 for a fixed scale. The figure is at
     most ``max_width`` px wide (smaller cells); several heatmaps side by side on one scale stated once can
     leave out the ``colorbar`` and the ``axis_titles``, giving the matrices the room. ``query_tokens``
-    labels the rows where queries are other tokens than keys (cross-attention: the decoder's).
+    labels the rows where queries are other tokens than keys (cross-attention: the decoder's). ``words``
+    holds the axis titles and hover names (another language).
     """
     w = _square_with_tokens(weights, tokens, "weights")  # (T, T)
     _check_query_tokens(query_tokens, len(tokens))
@@ -613,14 +753,15 @@ def focus_figure(
     elif not zmax > 0:
         raise ValueError(f"zmax must be > 0, got {zmax}")
     z = w if blocked is None else np.where(blocked, np.nan, w).astype(np.float32)  # (T, T)
+    where = f"{_escape(words.query)} %{{y}} → {_escape(words.key)} %{{x}}"
     main = go.Heatmap(
         z=z,
         zmin=0.0,
         zmax=float(zmax),
-        colorscale=theme.weights_colorscale,
-        colorbar=_colorbar(theme, "weight"),
+        colorscale=weights_colorscale(theme),
+        colorbar=_colorbar(theme, words.weight),
         hoverongaps=False,
-        hovertemplate="query %{y} → key %{x}<br>weight %{z:.4f}<extra></extra>",
+        hovertemplate=f"{where}<br>{_escape(words.weight)} %{{z:.4f}}<extra></extra>",
         name="weights",
     )
     return _token_grid_figure(
@@ -628,10 +769,10 @@ def focus_figure(
         w,
         tokens,
         blocked,
-        "query %{y} → key %{x}<br>blocked (weight %{z:.4f})<extra></extra>",
+        f"{where}<br>{{blocked}} ({_escape(words.weight)} %{{z:.4f}})<extra></extra>",
         title,
         theme,
-        _GridSize(colorbar, axis_titles, max_width),
+        _GridSize(colorbar, axis_titles, max_width, blocked_by, words),
         query_tokens,
     )
 
@@ -646,11 +787,14 @@ def difference_figure(
     theme: Theme = DEFAULT_THEME,
     max_width: int | None = None,
     query_tokens: Sequence[str] | None = None,
+    blocked_by: Mapping[str, Any] | None = None,
+    words: FigureWords = ENGLISH,
 ) -> go.Figure:
     """Return ``after - before`` of one head as a heatmap on a diverging scale centred at 0.
 
     The colour range is symmetric (± the largest absolute change); hover shows before, after and the
-    difference. ``allow``, ``max_width`` and ``query_tokens`` as in ``focus_figure``.
+    difference. ``allow``, ``max_width``, ``query_tokens``, ``blocked_by`` and ``words`` as in
+    ``focus_figure``.
     """
     _check_query_tokens(query_tokens, len(tokens))
     b = _square_with_tokens(before, tokens, "before")  # (T, T)
@@ -661,7 +805,12 @@ def difference_figure(
     reach = float(np.abs(diff).max())
     reach = reach if reach > 0 else 1.0  # no change at all: a neutral ±1 scale, all cells at the midpoint
     z = diff if blocked is None else np.where(blocked, np.nan, diff).astype(np.float32)
-    values = "before %{customdata[0]:.4f}<br>after %{customdata[1]:.4f}<br>diff %{z:+.4f}"
+    w = {k: _escape(getattr(words, k)) for k in ("query", "key", "before", "after", "diff")}
+    where = f"{w['query']} %{{y}} → {w['key']} %{{x}}"
+    values = (
+        f"{w['before']} %{{customdata[0]:.4f}}<br>{w['after']} %{{customdata[1]:.4f}}<br>"
+        f"{w['diff']} %{{z:+.4f}}"
+    )
     main = go.Heatmap(
         z=z,
         customdata=both,
@@ -669,9 +818,9 @@ def difference_figure(
         zmax=reach,
         zmid=0.0,
         colorscale=theme.diverging_colorscale,
-        colorbar=_colorbar(theme, "after − before"),
+        colorbar=_colorbar(theme, words.difference),
         hoverongaps=False,
-        hovertemplate=f"query %{{y}} → key %{{x}}<br>{values}<extra></extra>",
+        hovertemplate=f"{where}<br>{values}<extra></extra>",
         name="difference",
     )
     # The overlay carries no before/after copy: at T=512 that would add 2 MB for cells whose "after" is 0.
@@ -680,10 +829,10 @@ def difference_figure(
         diff,
         tokens,
         blocked,
-        "query %{y} → key %{x}<br>blocked<br>diff %{z:+.4f}<extra></extra>",
+        f"{where}<br>{{blocked}}<br>{w['diff']} %{{z:+.4f}}<extra></extra>",
         title,
         theme,
-        _GridSize(max_width=max_width),
+        _GridSize(max_width=max_width, blocked_by=blocked_by, words=words),
         query_tokens,
     )
 
@@ -739,7 +888,7 @@ def matrix_figure(
     if show_values:
         cell = max(cell, theme.px(theme.max_cell_px))  # room for "-0.123"
     full_title = f"{title} ({n_rows} × {n_cols})"
-    cell, stride, frame = _fitted_frame(
+    cell, stride, tick_px, frame = _fitted_frame(
         n_rows,
         n_cols,
         cell,
@@ -809,8 +958,8 @@ def matrix_figure(
     layout.update(frame)
     layout.update(
         hovermode="closest",
-        xaxis=_category_axis(col_cats, col_ticks, stride, col_title) | {"constrain": "domain"},
-        yaxis=_category_axis(row_cats, row_ticks, stride, row_title)
+        xaxis=_category_axis(col_cats, col_ticks, stride, col_title, tick_px) | {"constrain": "domain"},
+        yaxis=_category_axis(row_cats, row_ticks, stride, row_title, tick_px)
         | {"autorange": "reversed", "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
     )
     return go.Figure(data=data, layout=layout)
@@ -858,6 +1007,7 @@ def row_sums_figure(
     *,
     title: str = "Row sums of the attention weights",
     theme: Theme = DEFAULT_THEME,
+    words: FigureWords = ENGLISH,
 ) -> go.Figure:
     """Return grouped bars of each query's row sum per variant, with a dashed reference line at 1.
 
@@ -876,7 +1026,8 @@ def row_sums_figure(
                 x=cats,
                 y=w.sum(axis=-1, dtype=np.float64).astype(np.float32),  # (T,)
                 name=_escape(name),
-                hovertemplate=f"{_escape(name)}<br>query %{{x}}<br>row sum %{{y:.4f}}<extra></extra>",
+                hovertemplate=f"{_escape(name)}<br>{_escape(words.query)} %{{x}}<br>{_escape(words.row_sum)} "
+                "%{y:.4f}<extra></extra>",
             )
         )
     width_px = theme.px(theme.matrix_side_px)
@@ -887,7 +1038,7 @@ def row_sums_figure(
         showlegend=True,
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
         xaxis=_category_axis(cats, ticks, _tick_stride(width_px / len(cats), theme.font_size), ""),
-        yaxis={"title": {"text": "row sum"}, "rangemode": "tozero", "automargin": True},
+        yaxis={"title": {"text": words.row_sum}, "rangemode": "tozero", "automargin": True},
         shapes=[
             {
                 "type": "line",

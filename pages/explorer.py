@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import streamlit as st
 
 from maskattn import PRESETS, MaskPlan
 from maskattn import figures as fig
-from ui import editing, frame, limits, presets, run_words, stacks
+from ui import editing, frame, limits, run_words, stacks
 from ui.exports import attentions_npz, figure_html
+from ui.i18n import current_language, language_switch
+from ui.lessons import LANGUAGES, Language, tr
 from ui.markdown import code, escape
 from ui.models import active_model, run_cached
 from ui.page_state import EXPLORER_KEY, ExplorerState, query_param_changes
 from ui.painter import grid_painter
-from ui.painter_codec import ATTENTION_WORDS, HEAD_WORDS
+from ui.painter_codec import fixed_grid
 from ui.runs import cached_run
 from ui.share import (
     LINK_PARAMS,
     SharedState,
     from_query_params,
-    from_slug,
     read_plan_file,
-    slug,
     to_query_params,
 )
-from ui.theme import EXPLORER_CSS, explorer_css_sizes, figure_theme, figure_width, painter_ramp
+from ui.theme import (
+    EXPLORER_CSS,
+    explorer_css_sizes,
+    figure_theme,
+    figure_width,
+    painter_ramp,
+    painter_scale,
+    pair_layout,
+)
 from ui.widgets import preset_params
+from ui.width_probe import column_width
+from ui.words import attention_words, figure_words, head_words
 
 EXAMPLES = [
     "The cat sat on the mat because it was tired.",
@@ -38,9 +46,8 @@ EXAMPLES = [
 ]
 # The widget values this page keeps when people leave it and come back (ui.frame).
 KEEPS = ("ex_text", "ex_scope", "ex_preset", "ex_gate_value", "ex_stack", "ex_tab", "ex_view")
-TABS = ["Overview", "Before / after", "Effect", "Plan & share"]
-VIEWS = ["Masked", "Unmasked", "Side by side", "Difference"]  # of the focused head, in "Before / after"
-LOCKED_WORDS = replace(ATTENTION_WORDS, marked="blocked by a rule")
+TABS = ("overview", "compare", "effect", "plan")  # the labels are ``explorer.tab.<id>`` in the language
+VIEWS = ("masked", "unmasked", "side", "difference")  # of the focused head, in "Before / after"
 LINK_WRITTEN_KEY = "ex_link_written"  # the link parameters this page last wrote into the address bar
 
 
@@ -66,21 +73,32 @@ def init_state() -> None:
     if EXPLORER_KEY in st.session_state and (not link or link == st.session_state.get(LINK_WRITTEN_KEY)):
         return
     shared, problems = from_query_params(params, EXAMPLES[0])
+    # Read once: until the page writes its own, the same address must not be applied again (after a reset of
+    # a plan that cannot run, say).
+    st.session_state[LINK_WRITTEN_KEY] = link
     st.session_state["ex_text"] = shared.text
     if EXPLORER_KEY in st.session_state:
         update(state().opened(shared.plan, shared.text, shared.focus))
     else:
         update(ExplorerState(plan=shared.plan, focus=shared.focus, text=shared.text))
     # The open tab and view travel in the link too (a teacher's "look at the difference here").
-    for key, name, labels in (("ex_tab", shared.tab, TABS), ("ex_view", shared.view, VIEWS)):
-        label = from_slug(name, labels)
-        if label is not None:
-            st.session_state[key] = label
+    for key, name, ids in (("ex_tab", shared.tab, TABS), ("ex_view", shared.view, VIEWS)):
+        if name in ids:
+            st.session_state[key] = tab_label(name, current_language()) if key == "ex_tab" else name
         elif name:
             problems.append(f"the {key.removeprefix('ex_')} {name!r} (no such one on this page)")
     st.session_state["ex_link_problems"] = problems
     if shared.model != st.session_state.get("model_name"):
         st.session_state["model_name"] = shared.model
+
+
+def tab_label(tab: str, lang: Language) -> str:
+    return tr(f"explorer.tab.{tab}", lang)
+
+
+def tab_id(label: str | None) -> str:
+    """Return the id of a tab label in any language (the tabs widget keeps the label it showed)."""
+    return next((t for t in TABS for lang in LANGUAGES if tab_label(t, lang) == label), TABS[0])
 
 
 def set_plan(plan: MaskPlan) -> None:
@@ -112,14 +130,14 @@ def reset() -> None:
 
 def sync_link(model_name: str) -> None:
     """Write the state into the URL so the address bar is always a shareable link."""
-    tab, view = st.session_state.get("ex_tab") or TABS[0], st.session_state.get("ex_view") or VIEWS[0]
+    tab, view = tab_id(st.session_state.get("ex_tab")), st.session_state.get("ex_view") or VIEWS[0]
     shared = SharedState(
         st.session_state["ex_text"],
         model_name,
         state().plan,
         state().focus,
-        tab="" if tab == TABS[0] else slug(tab),
-        view="" if view == VIEWS[0] else slug(view),
+        tab="" if tab == TABS[0] else tab,
+        view="" if view == VIEWS[0] else view,
     )
     wanted = to_query_params(shared)
     current = st.query_params.to_dict()
@@ -189,29 +207,29 @@ def text_cut_note() -> None:
 # -- sections
 
 
-def text_section() -> str:
+def text_section(lang: Language) -> str:
     left, right = st.container(key="ex_text_row").columns([4, 1.3])
     with right:
         st.selectbox(
-            "Examples",
+            tr("explorer.examples", lang),
             EXAMPLES,
             index=None,
-            placeholder="Pick an example…",
+            placeholder=tr("explorer.examples.pick", lang),
             key="ex_example",
             on_change=on_example,
         )
     with left:
         text = st.text_area(
-            "Text",
+            tr("explorer.text", lang),
             key="ex_text",
             height=68,
             on_change=on_text,
-            help="Every edit reruns the model on this text with your mask plan.",
+            help=tr("explorer.text.help", lang),
         )
     return text
 
 
-def stack_picker(model) -> str:
+def stack_picker(model, lang: Language) -> str:
     """Return the attention stack to show: a choice for encoder–decoder models, else the only one."""
     default = model.stacks[0]
     stack = default
@@ -219,9 +237,9 @@ def stack_picker(model) -> str:
         if st.session_state.get("ex_stack") not in model.stacks:
             st.session_state["ex_stack"] = default
         stack = st.segmented_control(
-            "Attention",
+            tr("explorer.attention", lang),
             model.stacks,
-            format_func=stacks.STACK_WORDS.get,
+            format_func=lambda name: tr(f"explorer.stack.{name}", lang),
             key="ex_stack",
             help=stacks.STACK_HELP,
         )
@@ -230,25 +248,26 @@ def stack_picker(model) -> str:
     return stack
 
 
-def focus_controls(layers: int, heads: int) -> tuple[int, int]:
+def focus_controls(layers: int, heads: int, lang: Language) -> tuple[int, int]:
     update(state().within(layers, heads))
     layer, head = state().focus
     st.session_state["ex_layer"], st.session_state["ex_head"] = layer, head
     # 3.9: the four scopes fit on one line at 1280 px.
     a, b, c = st.container(key="ex_focus_row").columns([1, 1, 3.9])
-    a.number_input("Layer", 0, layers - 1, key="ex_layer", on_change=on_focus_widgets)
-    b.number_input("Head", 0, heads - 1, key="ex_head", on_change=on_focus_widgets)
+    a.number_input(tr("explorer.layer", lang), 0, layers - 1, key="ex_layer", on_change=on_focus_widgets)
+    b.number_input(tr("explorer.head", lang), 0, heads - 1, key="ex_head", on_change=on_focus_widgets)
     c.radio(
-        "Painting applies to",
+        tr("explorer.scope", lang),
         list(editing.SCOPES),
-        format_func=editing.SCOPES.get,
+        format_func=lambda scope: tr(f"explorer.scope.{scope}", lang),
         key="ex_scope",
         horizontal=True,
     )
     return layer, head
 
 
-def token_painter(shown: stacks.Shown, focus, painted, locked) -> None:
+def token_painter(shown: stacks.Shown, focus, painted, locked, by_model, lang: Language) -> None:
+    """Draw the focused head's painter: ``painted`` here, ``locked`` by other rules, ``by_model`` (T, T)."""
     layer, head = focus
     layers = shown.attentions.shape[0]
     try:
@@ -264,21 +283,18 @@ def token_painter(shown: stacks.Shown, focus, painted, locked) -> None:
         col_labels=shown.key_labels,
         blocked=painted.numpy(),
         values=weights,  # the fixed 0–1 scale of the heatmaps, so both views of a head agree
-        marked=locked.numpy(),
-        words=LOCKED_WORDS,
+        fixed=fixed_grid(locked.numpy(), by_model.numpy(), tuple(painted.shape)),
+        words=attention_words(lang),
         on_change=on_token_paint,
         ramp=painter_ramp(),
         on_undo=undo,  # one history: the painter's ↶ Undo is the plan's
         can_undo=state().can_undo,
+        scale=painter_scale(),
     )
-    st.caption(
-        "Painted cells are **blocked** (score −∞ before the softmax). Cells with an orange border are "
-        "blocked by "
-        "a preset or an imported rule: remove that rule in the *Plan & share* tab to free them."
-    )
+    st.caption(tr("explorer.painter.caption", lang))
 
 
-def head_painter(L: int, H: int) -> None:
+def head_painter(L: int, H: int, lang: Language) -> None:
     plan = shown_plan()
     grid_painter(
         key="ex_head_painter",
@@ -287,42 +303,51 @@ def head_painter(L: int, H: int) -> None:
         blocked=state().picked(L, H),
         marked=(plan.gates(L, H) != 1.0).numpy(),
         focus=state().focus,
-        words=HEAD_WORDS,
+        words=head_words(lang),
         on_change=on_head_paint,
         on_cell_click=on_head_click,
         on_undo=undo,
         can_undo=state().can_undo,
+        scale=painter_scale(),
     )
     chosen = sorted(state().chosen)
     # The slider gets a row of its own; the buttons wrap two and one where the column is narrow (the CSS).
     gate = st.slider(
-        "Gate",
+        tr("explorer.gate", lang),
         0.0,
         1.0,
         0.0,
         0.05,
         key="ex_gate_value",
-        help="Scales the chosen heads' outputs before the output projection; 0 ablates them.",
+        help=tr("explorer.gate.help", lang),
     )
     b, c, d = st.container(key="ex_gate_row").columns(3)
-    if b.button("Gate chosen", disabled=not chosen, key="ex_gate_apply", width="stretch"):
+    if b.button(tr("explorer.gate.apply", lang), disabled=not chosen, key="ex_gate_apply", width="stretch"):
         set_shown_plan(editing.set_gates(plan, chosen, gate))
         st.rerun()
-    if c.button("Ungate chosen", disabled=not chosen, key="ex_gate_clear", width="stretch"):
+    if c.button(tr("explorer.gate.clear", lang), disabled=not chosen, key="ex_gate_clear", width="stretch"):
         set_shown_plan(editing.set_gates(plan, chosen, None))
         st.rerun()
-    if d.button("Clear picks", disabled=not chosen, key="ex_pick_clear", width="stretch"):
+    if d.button(tr("explorer.pick.clear", lang), disabled=not chosen, key="ex_pick_clear", width="stretch"):
         update(state().with_chosen(()))
         st.rerun()
-    st.caption(f"{len(chosen)} head(s) chosen. Gated heads are outlined; the focused head is ringed.")
+    st.caption(tr("explorer.heads.caption", lang, n=len(chosen)))
 
 
-def preset_section(layers: int) -> None:
+def preset_label(name: str, lang: Language) -> str:
+    return tr("explorer.preset.full" if name == "full" else f"preset.{name}", lang)
+
+
+def preset_section(layers: int, lang: Language) -> None:
     names = list(PRESETS)
-    name = st.selectbox("Preset", names, format_func=presets.label, key="ex_preset")
-    st.caption(presets.description(name))
+    name = st.selectbox(
+        tr("explorer.preset", lang), names, format_func=lambda n: preset_label(n, lang), key="ex_preset"
+    )
+    st.caption(tr(f"explorer.preset.desc.{name}", lang))
     params = preset_params(PRESETS[name], key_prefix="ex_preset_param")
-    if st.button("Apply preset", key="ex_preset_apply", type="primary", disabled=params is None):
+    if st.button(
+        tr("explorer.preset.apply", lang), key="ex_preset_apply", type="primary", disabled=params is None
+    ):
         try:
             targets = state().targets(st.session_state.get("ex_scope", "head"), layers)
             set_shown_plan(editing.add_preset(shown_plan(), targets, name, params))
@@ -331,12 +356,17 @@ def preset_section(layers: int) -> None:
             st.error(str(err))
 
 
-def overview_tab(shown: stacks.Shown, focus) -> None:
+def overview_tab(shown: stacks.Shown, focus, width: int, lang: Language) -> None:
     L, H = shown.attentions.shape[:2]
     marked = shown_plan().marked_heads(L, H).numpy()
     theme = figure_theme()
     figure = fig.overview_figure(
-        shown.attentions.numpy(), marked=marked, focus=focus, theme=theme, max_width=figure_width(theme)
+        shown.attentions.numpy(),
+        marked=marked,
+        focus=focus,
+        theme=theme,
+        max_width=width,
+        words=figure_words(lang),
     )
     st.plotly_chart(
         figure,
@@ -346,41 +376,64 @@ def overview_tab(shown: stacks.Shown, focus) -> None:
         config=fig.PLOTLY_CONFIG,
         width="content",
     )
-    st.caption("Click a head to focus it. Outlined heads are masked or gated by the plan.")
+    st.caption(tr("explorer.overview.caption", lang))
 
 
-def compare_tab(shown: stacks.Shown, unmasked: stacks.Shown, focus, allow: np.ndarray) -> None:
-    """Draw the focused head before and after masking; ``allow`` is the plan's ``(T, T)`` mask for it."""
+def compare_tab(shown: stacks.Shown, unmasked: stacks.Shown, focus, blocked: dict, width: int, lang) -> None:
+    """Draw the focused head before and after masking, ``width`` px wide at most.
+
+    ``blocked`` holds the focused head's ``(T, T)`` bool cells: ``painted`` here, by a ``rule``, by the
+    ``model``'s own mask.
+    """
     layer, head = focus
     labels = shown.key_labels
     rows = {} if shown.query_labels == shown.key_labels else {"query_tokens": shown.query_labels}
     st.session_state.setdefault("ex_view", VIEWS[0])  # not default=: a link or a visit back may set it
-    view = st.segmented_control("View", VIEWS, key="ex_view") or VIEWS[0]
+    view = (
+        st.segmented_control(
+            tr("explorer.view", lang),
+            VIEWS,
+            format_func=lambda v: tr(f"explorer.view.{v}", lang),
+            key="ex_view",
+        )
+        or VIEWS[0]
+    )
     theme = figure_theme()
+    words = figure_words(lang)
     after = shown.attentions[layer, head].numpy()
     before = unmasked.attentions[layer, head].numpy()
-    title = f"Layer {layer} · head {head}"
-    size = {"theme": theme, "max_width": figure_width(theme), **rows}
-    if view == "Masked":
-        figure = fig.focus_figure(after, labels, allow=allow, title=f"{title} (masked)", zmax=1.0, **size)
-    elif view == "Unmasked":
-        figure = fig.focus_figure(before, labels, title=f"{title} (unmasked)", zmax=1.0, **size)
-    elif view == "Difference":
-        figure = fig.difference_figure(
-            before, after, labels, allow=allow, title=f"{title}: masked − unmasked", **size
+    allow = ~(blocked["painted"] | blocked["rule"] | blocked["model"])
+    model_only = {"allow": ~blocked["model"], "blocked_by": {"model": blocked["model"]}}
+    masked = {"allow": allow, "blocked_by": {"rule": blocked["rule"], "model": blocked["model"]}}
+    title = tr("explorer.fig.head", lang, layer=layer, head=head)
+    size = {"theme": theme, "words": words, **rows}
+    if view == "side":
+        pair_width, side_by_side = pair_layout(theme, width)
+        pair = {**size, "max_width": pair_width, "zmax": 1.0}
+        unmasked_fig = fig.focus_figure(
+            before, labels, title=tr("explorer.fig.unmasked", lang), **model_only, **pair
         )
-    else:
-        # Side by side where the column is wide enough for two, one above the other where it is not.
-        left, right = st.container(key="ex_side_by_side").columns(2)
-        pair = {"theme": theme, "max_width": figure_width(theme, pair=True), "zmax": 1.0, **rows}
-        unmasked = fig.focus_figure(before, labels, title="unmasked", **pair)
-        masked = fig.focus_figure(after, labels, allow=allow, title="masked", **pair)
-        left.plotly_chart(unmasked, key="ex_before_fig", config=fig.PLOTLY_CONFIG, width="content")
-        right.plotly_chart(masked, key="ex_after_fig", config=fig.PLOTLY_CONFIG, width="content")
+        masked_fig = fig.focus_figure(after, labels, title=tr("explorer.fig.masked", lang), **masked, **pair)
+        # Side by side where the column has room for two readable matrices, else one above the other.
+        left, right = st.columns(2, gap="small") if side_by_side else (st.container(), st.container())
+        left.plotly_chart(unmasked_fig, key="ex_before_fig", config=fig.PLOTLY_CONFIG, width="content")
+        right.plotly_chart(masked_fig, key="ex_after_fig", config=fig.PLOTLY_CONFIG, width="content")
+        st.caption(tr("explorer.compare.caption", lang))
         return
+    size["max_width"] = width
+    if view == "masked":
+        name = tr("explorer.fig.masked", lang)
+        figure = fig.focus_figure(after, labels, title=f"{title} ({name})", zmax=1.0, **masked, **size)
+    elif view == "unmasked":
+        name = tr("explorer.fig.unmasked", lang)
+        figure = fig.focus_figure(before, labels, title=f"{title} ({name})", zmax=1.0, **model_only, **size)
+    else:
+        name = tr("explorer.fig.difference", lang)
+        figure = fig.difference_figure(before, after, labels, title=f"{title}: {name}", **masked, **size)
     st.plotly_chart(figure, key="ex_focus_fig", config=fig.PLOTLY_CONFIG, width="content")
+    st.caption(tr("explorer.compare.caption", lang))
     st.download_button(
-        "Download this figure (HTML)",
+        tr("explorer.download_figure", lang),
         lambda: figure_html(figure),  # built on click: the page carries plotly.js (~5 MB)
         file_name=f"head_{layer}_{head}.html",
         mime="text/html",
@@ -389,39 +442,32 @@ def compare_tab(shown: stacks.Shown, unmasked: stacks.Shown, focus, allow: np.nd
     )
 
 
-def effect_tab(model, result) -> None:
+def effect_tab(model, result, lang: Language) -> None:
     theme = figure_theme()
     if result.embedding_cosine is not None:
         st.metric(
-            "Sentence embedding: cosine to unmasked",
+            tr("explorer.effect.cosine", lang),
             run_words.shown_number(result.embedding_cosine),
-            help="Mean-pooled last hidden state, as sentence-transformers does. 1 = unchanged.",
+            help=tr("explorer.effect.cosine.help", lang),
         )
     if result.kl_divergence is not None:
-        st.metric(
-            "KL(unmasked ‖ masked) of the predictions", f"{run_words.shown_number(result.kl_divergence)} nats"
-        )
+        st.metric(tr("explorer.effect.kl", lang), f"{run_words.shown_number(result.kl_divergence)} nats")
     if result.predictions:
-        st.caption(
-            "Top predictions (causal LM: the next token; masked LM: the [MASK] positions; encoder–decoder: "
-            "the decoder's next token)."
-        )
+        st.caption(tr("explorer.effect.predictions", lang))
         st.dataframe(run_words.prediction_rows(result), hide_index=True, width="stretch")
     change = result.token_change.numpy()
     st.plotly_chart(
-        fig.token_change_figure(
-            result.labels, change, title="Change of each token's last hidden state", theme=theme
-        ),
+        fig.token_change_figure(result.labels, change, title=tr("explorer.effect.change", lang), theme=theme),
         key="ex_change_fig",
         config=fig.PLOTLY_CONFIG,
         width="content",
     )
 
 
-def plan_tab(model, result) -> None:
+def plan_tab(model, result, lang: Language) -> None:
     plan = state().plan
     if not plan:
-        st.info("The plan is empty: paint cells, apply a preset, or gate heads.")
+        st.info(tr("explorer.plan.empty", lang))
     elif plan.description:
         st.caption(escape(plan.description))  # an imported plan's own words: plain text
     for i, rule in enumerate(plan.rules):
@@ -431,14 +477,17 @@ def plan_tab(model, result) -> None:
         tokens = [escape(t) for t in result.labels] if rule.stack in (None, result.default_stack) else None
         a.markdown(f"`{i}` {editing.describe_rule(rule, tokens)}{label}")
         if b.button(
-            "", icon=":material/delete:", help="Remove this rule", key=f"ex_rm_{i}_{len(plan.rules)}"
+            "",
+            icon=":material/delete:",
+            help=tr("explorer.plan.remove", lang),
+            key=f"ex_rm_{i}_{len(plan.rules)}",
         ):
             set_plan(editing.remove_rule(plan, i))
             st.rerun()
     st.divider()
     a, b = st.columns(2)
     a.download_button(
-        "Export plan (JSON)",
+        tr("explorer.plan.export", lang),
         plan.to_json(),
         file_name="mask_plan.json",
         mime="application/json",
@@ -447,7 +496,7 @@ def plan_tab(model, result) -> None:
         width="stretch",
     )
     b.download_button(
-        "Export attentions (.npz)",
+        tr("explorer.plan.export_npz", lang),
         lambda: attentions_npz(result),  # built on click, not on every edit (~100 ms at T=128)
         file_name="attentions.npz",
         mime="application/octet-stream",
@@ -455,27 +504,29 @@ def plan_tab(model, result) -> None:
         on_click="ignore",
         width="stretch",
     )
-    upload = st.file_uploader("Import a plan (JSON file)", type=["json"], key="ex_upload", max_upload_size=1)
+    upload = st.file_uploader(
+        tr("explorer.plan.import", lang), type=["json"], key="ex_upload", max_upload_size=1
+    )
     if upload is not None and st.session_state.get("ex_upload_done") != upload.file_id:
         st.session_state["ex_upload_done"] = upload.file_id
-        import_plan(model, result, upload.getvalue(), upload.name)
+        import_plan(model, result, upload.getvalue(), upload.name, lang)
     pasted = st.text_area(
-        "…or paste plan JSON", key="ex_paste", height=80, placeholder='{"version": 1, "rules": []}'
+        tr("explorer.plan.paste", lang), key="ex_paste", height=80, placeholder='{"version": 1, "rules": []}'
     )
-    if st.button("Import pasted plan", key="ex_paste_apply", disabled=not pasted.strip()):
-        import_plan(model, result, pasted.encode(), "the pasted plan")
-    with st.expander("Plan JSON"):
+    if st.button(tr("explorer.plan.paste_apply", lang), key="ex_paste_apply", disabled=not pasted.strip()):
+        import_plan(model, result, pasted.encode(), "the pasted plan", lang)
+    with st.expander(tr("explorer.plan.json", lang)):
         st.code(plan.to_json(), language="json")
-    st.caption("Share: the address bar always holds the whole state (text, model, plan, focus). Copy it.")
+    st.caption(tr("explorer.plan.share", lang))
 
 
-def import_plan(model, result, data: bytes, source: str) -> None:
+def import_plan(model, result, data: bytes, source: str, lang: Language) -> None:
     """Replace the plan with an imported one, or show why it cannot be used (the current plan is kept)."""
     try:
         imported = read_plan_file(data)
         imported.check_fits(model.num_layers, model.num_heads, result.num_tokens)
     except ValueError as err:
-        st.error(f"Could not import {escape(source)}: {escape(err)}")
+        st.error(tr("explorer.plan.import_error", lang, source=escape(source), error=escape(err)))
         return
     set_plan(imported)
     st.rerun()
@@ -500,73 +551,92 @@ def refit_to_text(model, text: str) -> None:
 def main() -> None:
     frame.render(KEEPS, owns_link=True)
     init_state()
-    st.title("Explorer")
+    lang = language_switch()
+    st.title(tr("explorer.title", lang))
     for problem in st.session_state.pop("ex_link_problems", []):
-        st.warning(f"Part of the link was ignored: {escape(problem)}")
-    model = active_model()
+        st.warning(tr("explorer.link_problem", lang, problem=escape(problem)))
+    model = active_model(lang)
     if model is None:
         return
-    text = text_section()[: limits.LIMITS.max_text_chars]  # on_text cut it already; this binds the server
+    text = text_section(lang)[: limits.LIMITS.max_text_chars]  # on_text cut it already; this binds the server
     text_cut_note()
     if not text.strip():
-        st.error("The text is empty: type a sentence or pick an example.")
+        st.error(tr("explorer.text.empty", lang))
         return
     refit_to_text(model, text)
     plan = state().plan
     try:
         # Shown only when the run takes a while (a long text, a big model); other sessions run meanwhile.
-        with st.spinner("Running the model…", show_time=True):
+        with st.spinner(tr("explorer.running", lang), show_time=True):
             run = cached_run(model.name, text, plan.key())
             baseline = run_cached(model.name, text, MaskPlan().key())  # cached: no copy per rerun
     except ValueError as err:
-        st.error(f"Cannot run this plan on this text: {escape(err)}")
-        st.button("Reset the plan", on_click=reset, key="ex_reset_bad")
+        st.error(tr("explorer.cannot_run", lang, error=escape(err)))
+        st.button(tr("explorer.reset_bad", lang), on_click=reset, key="ex_reset_bad")
         return
     result = run.result
-    stack = stack_picker(model)
+    stack = stack_picker(model, lang)
     shown, unmasked = stacks.shown(result, stack), stacks.shown(baseline, stack)
     L, H = shown.attentions.shape[:2]
-    focus = focus_controls(L, H)
+    focus = focus_controls(L, H, lang)
     sync_link(model.name)
 
     badge = run_words.recompute_badge(result, model.num_layers, cached=run.hit)
     st.caption(
-        f"{badge} · {result.num_tokens} tokens · {code(model.name)} on `{model.device}` · "
-        f"{len(plan.rules)} rule(s)"
+        tr(
+            "explorer.status",
+            lang,
+            badge=badge,
+            tokens=result.num_tokens,
+            model=code(model.name),
+            device=model.device,
+            rules=len(plan.rules),
+        )
     )
     if result.truncated:
         st.warning(run_words.truncation_note(model, result, limits.LIMITS.max_tokens))
     unknown = model.tokenizer.unk_token
     if unknown and result.tokens.count(unknown) * 4 > result.num_tokens:
-        st.info(
-            f"Many tokens are {unknown}: this model's vocabulary does not know these characters, so their "
-            "attention says little. Try an English sentence, or a multilingual model in the sidebar."
-        )
+        st.info(tr("explorer.unknown_tokens", lang, unknown=unknown))
 
-    st.html(EXPLORER_CSS.format(**explorer_css_sizes(figure_theme())))  # only numbers go in
-    # The plan's cells for the focused head, (T, T) bool: painted here, and blocked by its other rules.
+    theme = figure_theme()
+    st.html(EXPLORER_CSS.format(**explorer_css_sizes(theme)))  # only numbers go in
+    # The focused head's blocked cells, (T, T) bool: painted here, blocked by its other rules, and blocked
+    # by the model's own mask (its unmasked weights are exactly 0 there, in every head of the layer).
     painted, locked = editing.head_masks(shown_plan(), *focus, result.num_tokens)
+    by_model = stacks.model_blocked(unmasked.attentions, focus[0])
+    blocked = {"painted": painted.numpy(), "rule": locked.numpy(), "model": by_model.numpy()}
     left, right = st.container(key="ex_split").columns([1, 1.2], gap="medium")
     with left:
-        st.subheader(f"Mask of layer {focus[0]} · head {focus[1]}")
-        token_painter(shown, focus, painted, locked)
+        st.subheader(tr("explorer.mask_of", lang, layer=focus[0], head=focus[1]))
+        token_painter(shown, focus, painted, locked, by_model, lang)
         a, b = st.columns(2)
         a.button(
-            "Undo plan edit", on_click=undo, disabled=not state().can_undo, key="ex_undo", width="stretch"
+            tr("explorer.undo", lang),
+            on_click=undo,
+            disabled=not state().can_undo,
+            key="ex_undo",
+            width="stretch",
         )
-        b.button("Reset plan", on_click=reset, disabled=not plan, key="ex_reset", width="stretch")
-        with st.expander("Presets", expanded=False):
-            preset_section(L)
-        with st.expander("Heads: pick, focus, gate", expanded=False):
-            head_painter(L, H)
+        b.button(
+            tr("explorer.reset", lang), on_click=reset, disabled=not plan, key="ex_reset", width="stretch"
+        )
+        with st.expander(tr("explorer.presets", lang), expanded=False):
+            preset_section(L, lang)
+        with st.expander(tr("explorer.heads", lang), expanded=False):
+            head_painter(L, H, lang)
     with right:
+        # The figures take the column's width, as the browser reports it (a default until it has).
+        width = column_width("ex_figure_width", figure_width(theme))
         # Only the open tab is built: hidden tabs' figures would cost each edit ~200 ms in the browser.
-        tabs = st.tabs(TABS, key="ex_tab", on_change="rerun")
+        if "ex_tab" in st.session_state:  # the open tab stays open when the language changes
+            st.session_state["ex_tab"] = tab_label(tab_id(st.session_state["ex_tab"]), lang)
+        tabs = st.tabs([tab_label(t, lang) for t in TABS], key="ex_tab", on_change="rerun")
         sections = (
-            lambda: overview_tab(shown, focus),
-            lambda: compare_tab(shown, unmasked, focus, allow=~(painted | locked).numpy()),
-            lambda: effect_tab(model, result),
-            lambda: plan_tab(model, result),
+            lambda: overview_tab(shown, focus, width, lang),
+            lambda: compare_tab(shown, unmasked, focus, blocked, width, lang),
+            lambda: effect_tab(model, result, lang),
+            lambda: plan_tab(model, result, lang),
         )
         for tab, section in zip(tabs, sections, strict=True):
             if tab.open:

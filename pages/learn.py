@@ -15,6 +15,7 @@ from ui.lessons.content import (
     mistakes_markdown,
     summarize_seed_example,
 )
+from ui.words import figure_words
 
 
 def formulas(name: str) -> None:
@@ -88,6 +89,7 @@ def seed_example(lang: Language) -> None:
         allow=result["allow"][item].numpy(),
         title=tr("learn.example.figure", lang),
         theme=theme,
+        words=figure_words(lang),
     )
     with picture:
         classroom.show_figure(figure, key="learn_seed_figure")

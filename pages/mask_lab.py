@@ -16,8 +16,10 @@ from ui.lessons.content import findings_markdown
 from ui.markdown import escape
 from ui.models import active_model, run_cached
 from ui.page_state import LAB_BLOCKED_KEY, fitted_blocked, preset_blocked
-from ui.painter import PainterWords, grid_painter
-from ui.theme import figure_theme
+from ui.painter import grid_painter
+from ui.theme import figure_theme, painter_ramp, painter_scale
+from ui.width_probe import column_width
+from ui.words import attention_words, figure_words
 
 MIN_TOKENS = 2
 HEAD_CHOICES = (1, 2, 3, 4)
@@ -117,13 +119,6 @@ def lab_controls(lang: Language) -> LabInputs | None:
     return LabInputs(x, labels, tr("lab.module.text", lang, model=DEFAULT_MODEL_ID))
 
 
-def painter_words(lang: Language) -> PainterWords:
-    """Return the painter's axis names and hint in ``lang``."""
-    return PainterWords(
-        **{name: tr(f"painter.{name}", lang) for name in ("row", "col", "painted", "marked", "hint")}
-    )
-
-
 def on_preset_pick() -> None:
     picked = st.session_state.get("ml_preset_pick")
     if picked == INVERT:
@@ -182,9 +177,11 @@ def semantics_view(lang: Language) -> None:
             row_labels=labels,
             col_labels=labels,
             blocked=blocked,
-            values=correct / max(float(correct.max()), 1e-9),
-            words=painter_words(lang),
+            values=correct,  # the figures' fixed 0–1 scale, in the mode's colours
+            words=attention_words(lang),
             on_change=on_paint,
+            ramp=painter_ramp(),
+            scale=painter_scale(),
         )
         st.caption(
             tr("lab.paint.caption", lang, head=head)
@@ -196,14 +193,25 @@ def semantics_view(lang: Language) -> None:
         st.markdown(findings_markdown(result.findings, labels, lang))
         st.caption(tr("lab.rowsums", lang, head=head))
         sums = fig.row_sums_figure(  # no title: the caption above names it
-            {short[s]: result.weights[s].numpy() for s in SEMANTICS}, labels, title="", theme=figure_theme()
+            {short[s]: result.weights[s].numpy() for s in SEMANTICS},
+            labels,
+            title="",
+            theme=figure_theme(),
+            words=figure_words(lang),
         )
         st.plotly_chart(sums, key="ml_rowsums", config=fig.PLOTLY_CONFIG, theme=None)
 
     st.subheader(tr("lab.weights", lang, head=head))
     st.caption(tr("lab.weights.caption", lang))
-    compact = classroom.compact_theme(side_px=200, max_cell_px=36)
-    for column, semantics in zip(st.columns(3), SEMANTICS, strict=True):
+    # Three in a row where each gets a readable matrix, else one above the other; all three equally wide,
+    # so they stand level (the browser reports the width; figures squeezed by Streamlit shrink unevenly).
+    width = column_width("ml_weights_width", 720)
+    each = (width - 2 * 16) // 3
+    in_row = each >= 150
+    each = each if in_row else min(width, 360)
+    compact = classroom.compact_theme(side_px=max(each, 120), max_cell_px=48)
+    columns = st.columns(3, gap="small") if in_row else [st.container() for _ in SEMANTICS]
+    for column, semantics in zip(columns, SEMANTICS, strict=True):
         with column:
             st.markdown(f"**{short[semantics]}**")  # short: three columns must start their figures level
             figure = fig.focus_figure(
@@ -215,6 +223,8 @@ def semantics_view(lang: Language) -> None:
                 zmax=1.0,
                 colorbar=False,  # one fixed 0–1 scale, stated in the caption: the matrices get the width
                 axis_titles=False,
+                max_width=each,
+                words=figure_words(lang),
             )
             classroom.show_figure(figure, key=f"ml_weights_{semantics}")
     with st.expander(tr("lab.outputs", lang)):
@@ -346,8 +356,9 @@ def trace_figures(trace: HeadTrace, explorer_weights, model_name: str, lang: Lan
             title=tr("trace.step.mask", lang),
             theme=small,
             zmax=1.0,
-            colorbar=False,  # 0 or 1: the grey cells say it
+            colorbar=False,  # 0 or 1: the striped cells say it
             axis_titles=False,
+            words=figure_words(lang),
         )
         classroom.show_figure(figure, key="ml_tr_mask")
 
@@ -363,6 +374,7 @@ def trace_figures(trace: HeadTrace, explorer_weights, model_name: str, lang: Lan
             title=tr("trace.step.weights", lang),
             theme=small,
             zmax=1.0,
+            words=figure_words(lang),
         )
         classroom.show_figure(figure, key="ml_tr_weights")
     matrix("head_output", trace.head_output, wide, square=False)

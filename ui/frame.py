@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from . import limits, sidebar
+from .i18n import current_language
+from .lessons import tr
 from .share import LINK_PARAMS
 
 KEPT_KEY = "frame_kept"  # the widget keys of every page this session has drawn
@@ -81,7 +83,8 @@ def render(keeps: Iterable[str] = (), *, owns_link: bool = False) -> None:
     keep_widget_values(keeps)
     if not owns_link:
         drop_explorer_link()
+    lang = current_language()
     with st.sidebar:
         for p in PAGES:
-            st.page_link(p.path, label=p.title, icon=p.icon)
+            st.page_link(p.path, label=tr(f"nav.{p.url_path}", lang), icon=p.icon)
     sidebar.render()

@@ -34,9 +34,15 @@ function makeLut(stops) {
   });
 }
 const LUT = makeLut(BLUES);
-// Painted cells: a light grey veil then dark stripes, so they read as painted over any value colour.
-const PAINT_VEIL = "rgba(172, 174, 182, 0.78)";
-const PAINT_HATCH = "rgba(24, 24, 30, 0.85)";
+// Blocked cells: a veil then diagonal stripes, so they read as blocked over any value colour. Painted here:
+// grey with dark stripes; blocked by a rule of the plan (fixed 1): orange; by the model's own mask (fixed
+// 2): pale, stripes the other way. The figures draw the same (maskattn/figures.py, painter.css swatches).
+const BLOCK_STYLES = {
+  painted: { veil: "rgba(172, 174, 182, 0.78)", hatch: "rgba(24, 24, 30, 0.85)", flip: false },
+  rule: { veil: "rgba(250, 176, 118, 0.85)", hatch: "rgba(160, 60, 0, 0.9)", flip: false },
+  model: { veil: "rgba(222, 222, 226, 0.92)", hatch: "rgba(110, 110, 120, 0.8)", flip: true },
+};
+const FIXED_KINDS = { 1: "rule", 2: "model" };
 const MARK_COLOUR = "#f76707";
 const FOCUS_COLOUR = "#111111";
 const HOVER_COLOUR = "#d6336c";
@@ -83,6 +89,8 @@ function createState(root) {
     bits: new Uint8Array(0),
     values: null,
     marked: null,
+    fixed: null, // per cell 0 free, 1 blocked by a rule, 2 blocked by the model: drawn, never painted
+    scale: 1,
     focus: null,
     rowLabels: [],
     colLabels: [],
@@ -139,6 +147,15 @@ function applyData(s, data) {
     s.rampCss = `linear-gradient(to right, ${ramp.map(([r, g, b]) => `rgb(${r}, ${g}, ${b})`).join(", ")})`;
   }
   s.marked = typeof data.marked === "string" && data.marked.length === rows * cols ? bitsToArray(data.marked) : null;
+  s.fixed =
+    typeof data.fixed === "string" && data.fixed.length === rows * cols
+      ? Uint8Array.from(data.fixed, (ch) => ch.charCodeAt(0) - 48)
+      : null;
+  const scale = Number(data.scale) >= 1 ? Math.min(2, Number(data.scale)) : 1;
+  if (scale !== s.scale) {
+    s.scale = scale;
+    s.root.style.setProperty("--gp-scale", String(scale));
+  }
   s.focus = Array.isArray(data.focus) ? { r: data.focus[0], c: data.focus[1] } : null;
   s.words = data.words || {};
   s.cellPx = data.cell_px || null;
@@ -177,7 +194,8 @@ function applyData(s, data) {
 // ---------------------------------------------------------------------------------------------- layout
 
 function labelFont(s, cell) {
-  const px = clamp(Math.round(cell * 0.6), 8, 13);
+  // Presentation mode (scale > 1) lifts the floor and the ceiling: labels must read from the back row.
+  const px = clamp(Math.round(cell * 0.6 * s.scale), Math.round(8 * s.scale), Math.round(13 * s.scale));
   return { px, css: `${px}px ${s.fontFamily}` };
 }
 
@@ -204,10 +222,13 @@ function relayout(s) {
         widest([`${s.words.row || ""} ↓`, `${s.words.col || ""} →`], cornerFont(font)) + 12,
       ),
     );
-  const fit = (left) => s.cellPx || clamp(Math.floor((avail - left - 2) / Math.max(1, s.cols)), MIN_CELL, MAX_CELL);
+  // 3: the grid's 2 px frame and its 1 px outline on the right, so the last column is never cut.
+  const maxCell = Math.round(MAX_CELL * s.scale);
+  const fit = (left) =>
+    s.cellPx || clamp(Math.floor((avail - left - 3) / Math.max(1, s.cols)), MIN_CELL, maxCell);
   // The label font follows the cell size and the left margin follows the font: settle in two passes, then
   // keep that font and shrink the cell if the final margin no longer leaves room.
-  let cell = MAX_CELL;
+  let cell = maxCell;
   for (let pass = 0; pass < 2; pass++) cell = fit(leftFor(labelFont(s, cell)));
   const font = labelFont(s, cell);
   const left = leftFor(font);
@@ -224,7 +245,7 @@ function relayout(s) {
     upright,
     left,
     top: gridTop,
-    width: left + cell * s.cols + 2,
+    width: left + cell * s.cols + 3,
     height: gridTop + cell * s.rows + 2,
   };
   const { width, height } = s.layout;
@@ -303,7 +324,13 @@ function draw(s) {
 
   // Painted cells: a grey veil and one set of diagonal stripes over them, so painted regions read as one
   // hatched shape rather than as low values.
-  drawPainted(s, ctx, left, top);
+  drawBlocked(s, ctx, left, top, "painted", (i) => s.bits[i] && !(s.fixed && s.fixed[i]));
+  if (s.fixed) {
+    for (const [code, kind] of Object.entries(FIXED_KINDS)) {
+      const value = Number(code);
+      drawBlocked(s, ctx, left, top, kind, (i) => s.fixed[i] === value);
+    }
+  }
 
   if (s.marked) {
     ctx.strokeStyle = MARK_COLOUR;
@@ -381,7 +408,7 @@ function valueImage(s) {
   return s.valueCanvas;
 }
 
-function hatchPattern(ctx, spacing, dpr, width) {
+function hatchPattern(ctx, spacing, dpr, width, style) {
   // One tile of the diagonal stripes, drawn in device pixels; a pattern fill is far cheaper than stroking
   // hundreds of long antialiased lines (which cost ~100 ms at 128 tokens on a 2x screen).
   const size = Math.max(2, Math.round(spacing * dpr));
@@ -389,42 +416,50 @@ function hatchPattern(ctx, spacing, dpr, width) {
   tile.width = size;
   tile.height = size;
   const t = tile.getContext("2d");
-  t.strokeStyle = PAINT_HATCH;
+  t.strokeStyle = style.hatch;
   t.lineWidth = width * dpr;
   t.beginPath();
   for (const shift of [-size, 0, size]) {
-    t.moveTo(shift, size);
-    t.lineTo(shift + size, 0);
+    if (style.flip) {
+      t.moveTo(shift, 0);
+      t.lineTo(shift + size, size);
+    } else {
+      t.moveTo(shift, size);
+      t.lineTo(shift + size, 0);
+    }
   }
   t.stroke();
   return ctx.createPattern(tile, "repeat");
 }
 
-function stripedVeil(s, W, H) {
-  // The veil with its stripes over the whole grid, rebuilt only when the size changes.
+function stripedVeil(s, W, H, kind) {
+  // The kind's veil with its stripes over the whole grid, rebuilt only when the size changes.
   const cell = s.layout.cell;
   const key = `${W}x${H}|${cell}|${s.dpr}`;
-  if (s.veilCanvas && s.veilCanvasKey === key) return s.veilCanvas;
-  const veil = s.veilCanvas || (s.veilCanvas = document.createElement("canvas"));
+  s.veils = s.veils || {};
+  const cached = s.veils[kind];
+  if (cached && cached.key === key) return cached.canvas;
+  const veil = cached ? cached.canvas : document.createElement("canvas");
   veil.width = W;
   veil.height = H;
   const ctx = veil.getContext("2d");
-  ctx.fillStyle = PAINT_VEIL;
+  const style = BLOCK_STYLES[kind];
+  ctx.fillStyle = style.veil;
   ctx.fillRect(0, 0, W, H);
-  ctx.fillStyle = hatchPattern(ctx, clamp(Math.round(cell / 3), 4, 8), s.dpr, cell >= 16 ? 1.25 : 1);
+  ctx.fillStyle = hatchPattern(ctx, clamp(Math.round(cell / 3), 4, 8), s.dpr, cell >= 16 ? 1.25 : 1, style);
   ctx.fillRect(0, 0, W, H);
-  s.veilCanvasKey = key;
+  s.veils[kind] = { key, canvas: veil };
   return veil;
 }
 
-function drawPainted(s, ctx, left, top) {
-  // Painted cells as rectangles blitted from the striped veil, which lies over the whole grid, so stripes
-  // run on across neighbouring cells. A run of cells in a row is one rectangle, and the same run in the
-  // rows below extends it (a blocked key column is one blit). No compositing modes: in software rendering
-  // those cost tens of ms per frame at 128 tokens.
-  const { rows, cols, bits, dpr } = s;
+function drawBlocked(s, ctx, left, top, kind, isBlocked) {
+  // Blocked cells of one kind as rectangles blitted from its striped veil, which lies over the whole grid,
+  // so stripes run on across neighbouring cells. A run of cells in a row is one rectangle, and the same run
+  // in the rows below extends it (a blocked key column is one blit). No compositing modes: in software
+  // rendering those cost tens of ms per frame at 128 tokens.
+  const { rows, cols, dpr } = s;
   const cell = s.layout.cell;
-  const veil = stripedVeil(s, Math.round(cols * cell * dpr), Math.round(rows * cell * dpr));
+  const veil = stripedVeil(s, Math.round(cols * cell * dpr), Math.round(rows * cell * dpr), kind);
   const unit = cell * dpr;
   const blit = (c0, c1, r0, r1) =>
     ctx.drawImage(
@@ -442,12 +477,12 @@ function drawPainted(s, ctx, left, top) {
   for (let r = 0; r <= rows; r++) {
     const next = new Map();
     for (let c = 0; r < rows && c < cols; ) {
-      if (!bits[r * cols + c]) {
+      if (!isBlocked(r * cols + c)) {
         c++;
         continue;
       }
       let end = c;
-      while (end < cols && bits[r * cols + end]) end++;
+      while (end < cols && isBlocked(r * cols + end)) end++;
       const run = c * 65536 + end;
       next.set(run, open.has(run) ? open.get(run) : r);
       c = end;
@@ -536,22 +571,44 @@ function strike(ctx, x, y, width, align) {
   ctx.restore();
 }
 
+const isFixed = (s, i) => !!(s.fixed && s.fixed[i]);
+
+// Fully blocked: every cell painted or fixed (a label click then unpaints the painted ones).
 function rowFullyPainted(s, r) {
-  for (let c = 0; c < s.cols; c++) if (!s.bits[r * s.cols + c]) return false;
+  for (let c = 0; c < s.cols; c++) if (!s.bits[r * s.cols + c] && !isFixed(s, r * s.cols + c)) return false;
   return s.cols > 0;
 }
 
 function colFullyPainted(s, c) {
-  for (let r = 0; r < s.rows; r++) if (!s.bits[r * s.cols + c]) return false;
+  for (let r = 0; r < s.rows; r++) if (!s.bits[r * s.cols + c] && !isFixed(s, r * s.cols + c)) return false;
   return s.rows > 0;
 }
 
 // ---------------------------------------------------------------------------------------------- chrome
 
-function countPainted(s) {
-  let n = 0;
-  for (let i = 0; i < s.bits.length; i++) n += s.bits[i];
+function counts(s) {
+  // Every blocked cell once: a fixed cell counts for what fixes it, even if it is painted as well.
+  const n = { painted: 0, rule: 0, model: 0 };
+  for (let i = 0; i < s.bits.length; i++) {
+    const kind = s.fixed && FIXED_KINDS[s.fixed[i]];
+    if (kind) n[kind] += 1;
+    else n.painted += s.bits[i];
+  }
   return n;
+}
+
+const fill = (template, values) => String(template).replace(/\{(\w+)\}/g, (_, k) => String(values[k] ?? ""));
+
+function countText(s) {
+  const w = s.words;
+  const n = counts(s);
+  const total = s.rows * s.cols;
+  const text = fill(w.count || "{n} of {total} blocked", { n: n.painted + n.rule + n.model, total });
+  if (!n.rule && !n.model) return text;
+  const parts = [fill(w.painted_part || "{n} painted", { n: n.painted })];
+  if (n.rule) parts.push(fill(w.rule_part || "{n} by rules", { n: n.rule }));
+  if (n.model) parts.push(fill(w.model_part || "{n} by the model", { n: n.model }));
+  return `${text}: ${parts.join(", ")}`;
 }
 
 function syncChrome(s) {
@@ -561,7 +618,7 @@ function syncChrome(s) {
   root.dataset.rev = String(s.rev);
   root.dataset.tool = s.tool;
   root.dataset.blocked = arrayToBits(s.bits);
-  s.count.textContent = `${countPainted(s)} of ${s.rows * s.cols} ${s.words.painted || "painted"}`;
+  s.count.textContent = countText(s);
   for (const button of s.toolButtons) {
     button.hidden = !s.pickable;
     button.setAttribute("aria-pressed", String(button.dataset.tool === s.tool));
@@ -581,14 +638,25 @@ function renderLegend(s) {
     span.append(swatch, document.createTextNode(text));
     items.push(span);
   };
+  const w = s.words;
   if (s.values) {
     item("gp-swatch-scale", "0 → 1");
     items[items.length - 1].firstChild.style.background = s.rampCss || "";
   }
-  item("gp-swatch-painted", s.words.painted || "painted");
-  if (s.marked && s.marked.some((b) => b)) item("gp-swatch-marked", s.words.marked || "marked");
-  if (s.focus) item("gp-swatch-focus", "focus");
+  item("gp-swatch-painted", w.painted_legend || w.painted || "painted");
+  const has = (code) => !!(s.fixed && s.fixed.some((v) => v === code));
+  if (has(1)) item("gp-swatch-rule", w.rule || "blocked by a rule");
+  if (has(2)) item("gp-swatch-model", w.model || "blocked by the model");
+  if (s.marked && s.marked.some((b) => b)) item("gp-swatch-marked", w.marked || "marked");
+  if (s.focus) item("gp-swatch-focus", w.focus || "focus");
   s.legend.replaceChildren(...items);
+  // The toolbar's own words (another language, another grid).
+  for (const button of s.toolButtons) {
+    const text = button.dataset.tool === "pick" ? w.focus_tool || "◎ Focus" : w.paint_tool || "✎ Paint";
+    button.textContent = text;
+  }
+  s.undoButton.textContent = w.undo || "↶ Undo";
+  s.undoButton.title = w.undo_help || "Undo the last change (Ctrl+Z)";
 }
 
 function pushHistory(s, bits) {
@@ -649,8 +717,12 @@ function hitTest(s, x, y, clampToGrid = false) {
 function setLine(s, line, paint) {
   // line: {kind: "row"|"col", index}
   const { rows, cols } = s;
-  if (line.kind === "row") for (let c = 0; c < cols; c++) s.bits[line.index * cols + c] = paint;
-  else for (let r = 0; r < rows; r++) s.bits[r * cols + line.index] = paint;
+  // Fixed cells stay as they are: they are blocked by something the painter cannot change.
+  const set = (i) => {
+    if (!isFixed(s, i)) s.bits[i] = paint;
+  };
+  if (line.kind === "row") for (let c = 0; c < cols; c++) set(line.index * cols + c);
+  else for (let r = 0; r < rows; r++) set(r * cols + line.index);
 }
 
 function paintSegment(s, from, to, paint) {
@@ -660,7 +732,7 @@ function paintSegment(s, from, to, paint) {
     const t = steps === 0 ? 0 : k / steps;
     const r = Math.round(from.r + (to.r - from.r) * t);
     const c = Math.round(from.c + (to.c - from.c) * t);
-    s.bits[r * s.cols + c] = paint;
+    if (!isFixed(s, r * s.cols + c)) s.bits[r * s.cols + c] = paint;
   }
 }
 
@@ -668,7 +740,9 @@ function applyRect(s) {
   const d = s.drag;
   s.bits = d.base.slice();
   for (let r = Math.min(d.r0, d.r1); r <= Math.max(d.r0, d.r1); r++) {
-    for (let c = Math.min(d.c0, d.c1); c <= Math.max(d.c0, d.c1); c++) s.bits[r * s.cols + c] = d.paint;
+    for (let c = Math.min(d.c0, d.c1); c <= Math.max(d.c0, d.c1); c++) {
+      if (!isFixed(s, r * s.cols + c)) s.bits[r * s.cols + c] = d.paint;
+    }
   }
 }
 
@@ -686,7 +760,9 @@ function startGesture(s, event) {
   if (hit.kind === "cell" && s.pickable && (s.tool === "pick" || event.altKey)) {
     s.drag = { kind: "pick", r: hit.r, c: hit.c, before, base };
   } else if (hit.kind === "cell") {
-    const paint = s.bits[hit.r * s.cols + hit.c] ? 0 : 1;
+    // A fixed cell counts as blocked: a stroke from it unblocks the painted cells it crosses.
+    const i = hit.r * s.cols + hit.c;
+    const paint = s.bits[i] || isFixed(s, i) ? 0 : 1;
     if (event.shiftKey) {
       s.drag = { kind: "rect", paint, r0: hit.r, c0: hit.c, r1: hit.r, c1: hit.c, before, base };
       applyRect(s);
@@ -779,19 +855,21 @@ function tipText(s, hit) {
   const colName = (c) => `${w.col || "col"} ${c} '${s.colLabels[c] ?? ""}'`;
   if (hit.kind === "row") {
     let n = 0;
-    for (let c = 0; c < s.cols; c++) n += s.bits[hit.r * s.cols + c];
-    return `${rowName(hit.r)}: ${n} of ${s.cols} ${w.painted || "painted"} · click to toggle the row`;
+    for (let c = 0; c < s.cols; c++) n += s.bits[hit.r * s.cols + c] || isFixed(s, hit.r * s.cols + c) ? 1 : 0;
+    return `${rowName(hit.r)}: ${fill(w.count || "{n} of {total} blocked", { n, total: s.cols })} · ${w.toggle_row || "click to toggle the row"}`;
   }
   if (hit.kind === "col") {
     let n = 0;
-    for (let r = 0; r < s.rows; r++) n += s.bits[r * s.cols + hit.c];
-    return `${colName(hit.c)}: ${n} of ${s.rows} ${w.painted || "painted"} · click to toggle the column`;
+    for (let r = 0; r < s.rows; r++) n += s.bits[r * s.cols + hit.c] || isFixed(s, r * s.cols + hit.c) ? 1 : 0;
+    return `${colName(hit.c)}: ${fill(w.count || "{n} of {total} blocked", { n, total: s.rows })} · ${w.toggle_col || "click to toggle the column"}`;
   }
   const i = hit.r * s.cols + hit.c;
   let text = `${rowName(hit.r)} ${w.link || "→"} ${colName(hit.c)}`;
   if (s.values) text += `: ${s.values[i].toFixed(3)}`;
   const flags = [];
-  if (s.bits[i]) flags.push(w.painted || "painted");
+  const kind = s.fixed && FIXED_KINDS[s.fixed[i]];
+  if (kind) flags.push(w[kind] || kind);
+  else if (s.bits[i]) flags.push(w.painted || "painted");
   if (s.marked && s.marked[i]) flags.push(w.marked || "marked");
   if (flags.length) text += ` (${flags.join(", ")})`;
   return text;

@@ -45,11 +45,9 @@ __all__ = ["ATTENTION_WORDS", "HEAD_WORDS", "PainterWords", "grid_painter"]
 _HTML = """
 <div class="gp-root" data-testid="grid-painter" tabindex="0">
   <div class="gp-bar">
-    <button type="button" data-tool="paint" hidden title="Click and drag to paint cells">✎ Paint</button>
-    <button type="button" data-tool="pick" hidden title="Click a cell to focus it (or alt+click)">
-      ◎ Focus
-    </button>
-    <button type="button" class="gp-undo" disabled title="Undo the last change (Ctrl+Z)">↶ Undo</button>
+    <button type="button" data-tool="paint" hidden>✎ Paint</button>
+    <button type="button" data-tool="pick" hidden>◎ Focus</button>
+    <button type="button" class="gp-undo" disabled>↶ Undo</button>
     <span class="gp-count"></span>
     <span class="gp-legend"></span>
   </div>
@@ -94,6 +92,8 @@ def grid_painter(
     ramp: Sequence[Sequence[int]] | None = None,
     on_undo: Callable[[], None] | None = None,
     can_undo: bool = False,
+    fixed: np.ndarray | None = None,
+    scale: float = 1.0,
 ) -> np.ndarray:
     """Return the (R, C) bool grid of painted ("blocked") cells the painter shows after this run.
 
@@ -120,6 +120,9 @@ def grid_painter(
         keeps no history of its own, so a grid that changed for another reason (a focus change, an import)
         is never "undone" onto the new grid. Without it the painter undoes its own gestures.
     can_undo: with ``on_undo``, whether ↶ Undo is enabled.
+    fixed: optional (R, C) ints, cells blocked by something else (``painter_codec.fixed_grid``: 1 a rule of
+        the plan, 2 the model's own mask): drawn as blocked in their own tint, counted, never painted.
+    scale: 1 to 2, enlarges labels and toolbar (presentation mode).
     Inside ``st.form`` the focus click does nothing (Streamlit refuses trigger values in forms).
     """
     payload = painter_payload(
@@ -133,6 +136,8 @@ def grid_painter(
         cell_px=cell_px,
         pickable=on_cell_click is not None,
         ramp=ramp,
+        fixed=fixed,
+        scale=scale,
     )
     rows, cols = int(payload["rows"]), int(payload["cols"])
     memo = st.session_state.setdefault(_memo_key(key), {"ack_rev": 0, "pending": None})

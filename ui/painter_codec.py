@@ -7,6 +7,8 @@ Wire formats, Python <-> browser:
 - the component's state value, sent once per finished gesture, is
   ``{"bits": <R*C '0'/'1' string>, "rows": R, "cols": C, "rev": <int >= 0>}``;
 - the click trigger (focus tool) is ``{"row": i, "col": j}``;
+- the grid of fixed cells (blocked by something the painter cannot change) travels as a row-major string of
+  ``'0'`` (free), ``'1'`` (blocked by a rule of the plan) and ``'2'`` (blocked by the model's own mask);
 - a value grid in [0, 1] travels as base64 of little-endian uint16, ``round(v * 65535)``, row-major,
   which keeps a 128 x 128 grid near 44 kB while showing three decimals exactly.
 
@@ -33,13 +35,30 @@ _U16_MAX = 65535
 
 @dataclass(frozen=True)
 class PainterWords:
-    """Words the painter shows: axis names and link for the tooltip, names of painted/marked cells, a hint."""
+    """Every word the painter shows: axis names and link for the tooltip, names of the kinds of cells, the
+    toolbar's buttons and count, a hint. ``count`` and the ``*_part`` entries are templates (``{n}``,
+    ``{total}``); the parts follow the count when fixed cells are blocked too ("36 of 144 blocked: 25 painted,
+    11 by rules")."""
 
     row: str = "query"
     col: str = "key"
     link: str = "→"
-    painted: str = "blocked"
+    painted: str = "blocked"  # the state of a painted cell, in the tooltip and the count
+    painted_legend: str = "painted"  # the legend's name of painted cells
     marked: str = "marked"
+    rule: str = "blocked by a rule"
+    model: str = "blocked by the model"
+    focus: str = "focus"
+    count: str = "{n} of {total} blocked"
+    painted_part: str = "{n} painted"
+    rule_part: str = "{n} by rules"
+    model_part: str = "{n} by the model"
+    undo: str = "↶ Undo"
+    undo_help: str = "Undo the last change (Ctrl+Z)"
+    paint_tool: str = "✎ Paint"
+    focus_tool: str = "◎ Focus"
+    toggle_row: str = "click to toggle the row"
+    toggle_col: str = "click to toggle the column"
     hint: str = (
         "click a cell to toggle · drag to paint (first cell decides block/unblock) · "
         "shift-drag for a rectangle · click a token label to toggle its whole row or column · ctrl+z undoes"
@@ -52,10 +71,13 @@ HEAD_WORDS = PainterWords(
     col="head",
     link="·",
     painted="picked",
+    painted_legend="picked",
     marked="gated",
+    count="{n} of {total} picked",
     hint="click or drag over heads to pick them · shift-drag for a rectangle · "
     "click a layer or head label to toggle it everywhere",
 )
+FIXED_RULE, FIXED_MODEL = 1, 2  # the codes of the fixed grid
 
 
 def encode_grid(blocked: np.ndarray) -> str:
@@ -186,8 +208,14 @@ def painter_payload(
     pickable: bool = False,
     ack_rev: int = 0,
     ramp: Sequence[Sequence[int]] | None = None,
+    fixed: np.ndarray | None = None,
+    scale: float = 1.0,
 ) -> dict[str, object]:
     """Return the JSON-ready ``data`` dict the painter's JavaScript draws from, after checking every input.
+
+    ``fixed`` (R, C) integers: 0 free, ``FIXED_RULE`` blocked by a rule, ``FIXED_MODEL`` blocked by the
+    model; such cells are drawn as blocked and cannot be painted. ``scale`` (1 to 2) enlarges the labels
+    and the toolbar (presentation mode).
 
     ``ack_rev`` is the newest gesture counter Python has taken in; the browser ignores the grid in ``data``
     while it has sent a newer gesture, so a slow rerun cannot paint over a stroke the user just made.
@@ -204,6 +232,11 @@ def painter_payload(
     value_grid = _check_grid("values", values, shape)
     marked_grid = _check_grid("marked", marked, shape)
     focus_cell = None if focus is None else _check_focus(focus, shape)
+    fixed_grid = _check_grid("fixed", fixed, shape)
+    if fixed_grid is not None and not np.isin(fixed_grid, (0, FIXED_RULE, FIXED_MODEL)).all():
+        raise ValueError(f"fixed must hold only 0, {FIXED_RULE} (rule) and {FIXED_MODEL} (model)")
+    if not (isinstance(scale, int | float) and 1.0 <= scale <= 2.0):
+        raise ValueError(f"scale must be a number in [1, 2]; got {scale!r}")
     if cell_px is not None:
         low, high = CELL_PX_RANGE
         if not _is_int(cell_px) or not low <= cell_px <= high:
@@ -222,7 +255,24 @@ def painter_payload(
         "pickable": bool(pickable),
         "ack_rev": int(ack_rev),
         "ramp": _check_ramp(ramp),
+        "fixed": None if fixed_grid is None else _encode_digits(fixed_grid),
+        "scale": float(scale),
     }
+
+
+def _encode_digits(grid: np.ndarray) -> str:
+    """Return the row-major string of a 2-D grid of digits 0–9."""
+    return (grid.astype(np.uint8).ravel() + ord("0")).tobytes().decode("ascii")
+
+
+def fixed_grid(rule: np.ndarray | None, model: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """Return the (R, C) fixed grid of cells a rule blocks and cells the model blocks (the model's wins)."""
+    grid = np.zeros(shape, dtype=np.uint8)
+    if rule is not None:
+        grid[np.asarray(rule, dtype=bool)] = FIXED_RULE
+    if model is not None:
+        grid[np.asarray(model, dtype=bool)] = FIXED_MODEL
+    return grid
 
 
 def _check_ramp(ramp: Sequence[Sequence[int]] | None) -> list[list[int]] | None:

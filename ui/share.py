@@ -18,16 +18,6 @@ MAX_NAME_CHARS = 40  # a tab's or a view's name in a link
 LINK_PARAMS = ("text", "model", "plan", "focus", "tab", "view")  # the Explorer's; other pages drop them
 
 
-def slug(label: str) -> str:
-    """Return the link name of a tab or view label: its first word, lower case ("Before / after": before)."""
-    return "".join(ch for ch in label.split()[0] if ch.isalnum()).lower() if label.strip() else ""
-
-
-def from_slug(name: str | None, labels: list[str]) -> str | None:
-    """Return the label among ``labels`` whose ``slug`` is ``name`` (None when none is)."""
-    return next((label for label in labels if name and slug(label) == name), None)
-
-
 @dataclass(frozen=True)
 class SharedState:
     """What a teacher's link restores."""
@@ -36,8 +26,8 @@ class SharedState:
     model: str = DEFAULT_MODEL_ID
     plan: MaskPlan = field(default_factory=MaskPlan)
     focus: tuple[int, int] = (0, 0)
-    tab: str = ""  # the open tab's slug ("" = the first tab); the page knows its tabs
-    view: str = ""  # the before/after view's slug ("" = the default view)
+    tab: str = ""  # the open tab's id ("" = the first tab); the page knows its tabs
+    view: str = ""  # the before/after view's id ("" = the default view)
 
 
 def plan_limits() -> PlanLimits:

@@ -7,9 +7,11 @@ import streamlit as st
 from maskattn import DEFAULT_MODEL_ID, pick_device
 
 from . import limits
+from .i18n import current_language
+from .lessons import tr
 from .theme import apply_presentation_css
 
-CUSTOM = "Another model (hub id or local folder)…"
+CUSTOM = "Another model (hub id or local folder)…"  # the option's value; shown in the page's language
 
 
 def _show_model(name: str) -> None:
@@ -24,33 +26,35 @@ def _show_model(name: str) -> None:
 
 def render() -> None:
     """Draw the sidebar and keep its choices in ``st.session_state`` (``model_name``, ``presentation``)."""
+    lang = current_language()
     with st.sidebar:
         st.markdown("### maskattn")
         st.session_state.setdefault("model_name", st.query_params.get("model", DEFAULT_MODEL_ID))
         if st.session_state.get("sb_shown_model") != st.session_state["model_name"]:
             _show_model(st.session_state["model_name"])
         choice = st.selectbox(
-            "Model",
+            tr("sidebar.model", lang),
             [DEFAULT_MODEL_ID, CUSTOM] if limits.LIMITS.allow_custom_models else [DEFAULT_MODEL_ID],
-            help="The default model is bundled and works offline. Other models load from the Hugging Face "
-            "hub or a local folder."
-            if limits.LIMITS.allow_custom_models
-            else "This server serves only the bundled model.",
+            format_func=lambda name: tr("sidebar.custom", lang) if name == CUSTOM else name,
+            help=tr(
+                "sidebar.model.help" if limits.LIMITS.allow_custom_models else "sidebar.model.only", lang
+            ),
             key="sb_model_choice",
         )
+        if choice == DEFAULT_MODEL_ID:
+            # The selectbox cuts a long name: the whole name on a line of its own.
+            st.caption(f"`{DEFAULT_MODEL_ID}`")
         if choice == CUSTOM:
             typed = st.text_input(
-                "Hub id or folder", placeholder="gpt2, /path/to/model", key="sb_model_custom"
+                tr("sidebar.custom.input", lang), placeholder="gpt2, /path/to/model", key="sb_model_custom"
             ).strip()
             if typed:
                 st.session_state["model_name"] = typed
         else:
             st.session_state["model_name"] = DEFAULT_MODEL_ID
         st.session_state["sb_shown_model"] = st.session_state["model_name"]
-        st.caption(f"Device: `{pick_device()}`")
+        st.caption(tr("sidebar.device", lang, device=f"`{pick_device()}`"))
         st.toggle(
-            "Presentation mode",
-            key="presentation",
-            help="Larger fonts and a high-contrast colour scale for projectors.",
+            tr("sidebar.presentation", lang), key="presentation", help=tr("sidebar.presentation.help", lang)
         )
     apply_presentation_css(st.session_state.get("presentation", False))

@@ -54,3 +54,13 @@ def join(plan: MaskPlan, edited: MaskPlan, stack: str, default: str) -> MaskPlan
     others = tuple(r for r in plan.rules if not r.applies_to(stack, default))
     named = None if stack == default else stack
     return MaskPlan((*others, *(replace(r, stack=named) for r in edited.rules)), edited.description)
+
+
+def model_blocked(unmasked: torch.Tensor, layer: int) -> torch.Tensor:
+    """Return the ``(Q, K)`` cells the model's own mask blocks in ``layer`` of unmasked ``(L, H, Q, K)``.
+
+    A cell the model lets through gets a positive softmax weight; one its own mask blocks (a decoder's causal
+    mask, a sliding window) is exactly 0. So cells where every head of the layer gives exactly 0 in the
+    unmasked run are the model's: in a decoder LM, everything above the diagonal.
+    """
+    return (unmasked[layer] == 0).all(dim=0)  # (Q, K)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.colors
 import streamlit as st
 
-from maskattn.figures import DEFAULT_THEME, PRESENTATION_THEME, Theme
+from maskattn.figures import DEFAULT_THEME, PRESENTATION_THEME, Theme, weights_colorscale
 
 # Projector styling. Only text grows (body copy, labels, tables, formulas); widgets keep their size so the
 # controls in narrow columns still fit. Grey captions turn near-black, and the sidebar loses what a
@@ -40,21 +40,24 @@ def apply_presentation_css(on: bool) -> None:
         st.html(PRESENTATION_CSS)
 
 
-def painter_ramp() -> list[list[int]] | None:
-    """Return the painter's colour ramp for the current mode, the figures' weight scale (None: blues)."""
-    theme = figure_theme()
-    if theme is DEFAULT_THEME:
-        return None
-    scale = plotly.colors.get_colorscale(theme.weights_colorscale)  # [[position, "rgb(...)" or "#..."], ...]
-    rgb = [plotly.colors.unlabel_rgb(plotly.colors.convert_colors_to_same_type(c)[0][0]) for _, c in scale]
-    return [[round(channel) for channel in stop] for stop in rgb]
+def painter_ramp() -> list[list[int]]:
+    """Return the painter's colour ramp for the current mode: the figures' weight scale, gamma included."""
+    stops = weights_colorscale(figure_theme())  # [[weight, "rgb(r, g, b)"], ...] evenly spaced in weight
+    return [[round(c) for c in plotly.colors.unlabel_rgb(colour)] for _, colour in stops]
+
+
+def painter_scale() -> float:
+    """Return how much larger the painter draws its labels and toolbar in the current mode."""
+    return figure_theme().size_scale
 
 
 # The Explorer's figures have fixed pixel sizes, and Streamlit squeezes a wider one into its column, which
-# leaves the matrix small inside a tall empty frame. So they are built at most this wide (times the theme's
-# size scale): about the right column at 1280 px with the sidebar open. Narrower windows stack the columns.
+# leaves the matrix small inside a tall empty frame. So they are built as wide as their column, which the
+# browser reports (ui.width_probe); until it has, at most this wide (times the theme's size scale): about
+# the right column at 1280 px with the sidebar open. Narrower windows stack the columns.
 FIGURE_WIDTH_PX = 420
-PAIR_WIDTH_PX = 360  # each figure of "Side by side": two fit next to each other from a 740 px column on
+PAIR_MIN_WIDTH_PX = 200  # each figure of "Side by side": narrower ones go one above the other
+PAIR_GAP_PX = 16  # Streamlit's small gap between columns
 PAINTER_MIN_WIDTH_PX = 320
 # Columns of the Explorer's keyed containers wrap onto their own rows when the window is too narrow for both.
 EXPLORER_CSS = """<style>
@@ -67,16 +70,20 @@ EXPLORER_CSS = """<style>
 .st-key-ex_split > div > [data-testid=stHorizontalBlock] > [data-testid=stColumn]:last-child {{
   min-width: {figure}px;
 }}
-.st-key-ex_side_by_side [data-testid=stColumn] {{ min-width: {pair}px; }}
 </style>"""
 
 
-def figure_width(theme: Theme, pair: bool = False) -> int:
-    """Return the widest the Explorer's figures may be, in pixels (each of a pair with ``pair``)."""
-    return theme.px(PAIR_WIDTH_PX if pair else FIGURE_WIDTH_PX)
+def figure_width(theme: Theme) -> int:
+    """Return the width the Explorer's figures get before the browser has said how wide their column is."""
+    return theme.px(FIGURE_WIDTH_PX)
+
+
+def pair_layout(theme: Theme, column_px: int) -> tuple[int, bool]:
+    """Return ``(width of each figure, side by side?)`` for two figures in a column ``column_px`` wide."""
+    each = (column_px - PAIR_GAP_PX) // 2
+    return (each, True) if each >= theme.px(PAIR_MIN_WIDTH_PX) else (column_px, False)
 
 
 def explorer_css_sizes(theme: Theme) -> dict[str, int]:
     """Return the pixel sizes ``EXPLORER_CSS`` is formatted with, for figures drawn in ``theme``."""
-    sizes = {"painter": PAINTER_MIN_WIDTH_PX, "figure": figure_width(theme)}
-    return sizes | {"pair": figure_width(theme, pair=True)}
+    return {"painter": PAINTER_MIN_WIDTH_PX, "figure": figure_width(theme)}

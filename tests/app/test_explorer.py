@@ -218,16 +218,16 @@ def test_a_link_keeps_the_open_tab_and_the_before_after_view(app):
     at = no_exceptions(app.run())
     assert "tab" not in at.query_params and "view" not in at.query_params  # the defaults stay out
     at = open_tab(at, "Before / after")
-    at.segmented_control(key="ex_view").set_value("Difference").run()
+    at.segmented_control(key="ex_view").set_value("difference").run()
     no_exceptions(at)
-    assert (at.query_params["tab"], at.query_params["view"]) == ("before", "difference")
+    assert (at.query_params["tab"], at.query_params["view"]) == ("compare", "difference")
 
     shared = AppTest.from_file(APP, default_timeout=120)
     for name, value in at.query_params.items():
         shared.query_params[name] = value[0] if isinstance(value, list) else value
     shared = no_exceptions(shared.run())
     assert shared.session_state["ex_tab"] == "Before / after"
-    assert shared.segmented_control(key="ex_view").value == "Difference"
+    assert shared.segmented_control(key="ex_view").value == "difference"
     assert "masked − unmasked" in plotly_figure(shared, "ex_focus_fig").layout.title.text
 
 
@@ -290,3 +290,31 @@ def test_pressing_apply_again_and_again_leaves_one_rule(app):
     for _ in range(5):
         at.button(key="ex_preset_apply").click().run()
     assert len(no_exceptions(at).session_state[EXPLORER_KEY].plan.rules) == 1
+
+
+def test_the_explorer_speaks_chinese_from_the_link_and_keeps_it_in_the_url(app):
+    app.query_params["lang"] = "zh"
+    at = no_exceptions(app.run())
+    assert at.title[0].value.startswith("Explorer：")
+    assert at.segmented_control(key="i18n_lang").value == "zh"
+    assert at.radio(key="ex_scope").label == "涂色作用于"
+    assert at.sidebar.toggle(key="presentation").label == "演示模式"
+    assert at.sidebar.selectbox(key="sb_model_choice").label == "模型"
+    assert at.query_params["lang"] == ["zh"] or at.query_params["lang"] == "zh"
+    overview = plotly_figure(at, "ex_overview")
+    assert overview.data[0].colorbar.title.text == "权重"
+    at = open_tab(at, "前后对比")
+    focus = plotly_figure(at, "ex_focus_fig")
+    assert focus.layout.yaxis.title.text == "查询（发出关注）"
+
+
+def test_a_causal_models_own_mask_is_shown_as_blocked_by_the_model(app, tmp_path):
+    save_gpt2_folder(tmp_path)
+    app.query_params["model"] = str(tmp_path)
+    at = no_exceptions(app.run())
+    at = open_tab(no_exceptions(at.run()), "Before / after")
+    figure = plotly_figure(at, "ex_focus_fig")
+    (veil,) = [t for t in figure.data if t.name == "blocked by the model's own mask"]
+    z = heatmap_values(veil)
+    above = np.triu(np.ones(z.shape, dtype=bool), 1)
+    assert np.array_equal(np.isfinite(z), above)  # every cell above the diagonal, and only those

@@ -259,3 +259,15 @@ def test_tokens_of_hostile_text_are_named_escaped_in_the_findings(lab):
     assert quoted, text_of(lab)
     for token in quoted:  # every Markdown character escaped: the token shows exactly as the model saw it
         assert token == escape(re.sub(r"\\(.)", r"\1", token)), token
+
+
+def test_presentation_mode_gives_painter_and_heatmaps_one_scale_and_the_caption_says_it():
+    at = open_lab()
+    at.sidebar.toggle(key="presentation").set_value(True).run()
+    assert_clean(at)
+    spec = next(s for s in chart_specs(at) if s["data"][0].get("type") == "heatmap")
+    from maskattn.figures import PRESENTATION_THEME, weights_colorscale
+
+    assert [list(stop) for stop in spec["data"][0]["colorscale"]] == weights_colorscale(PRESENTATION_THEME)
+    assert "0 (light) to 1 (dark)" in text_of(at) and "white" not in text_of(at)
+    assert at.number_input(key="ml_seed").label == "Random seed"

@@ -12,6 +12,7 @@ import math
 import re
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 import pytest
 
@@ -452,3 +453,66 @@ def test_row_sums_without_title_keeps_only_the_legend_room_on_top():
     titled = F.row_sums_figure({"a": w}, ["x", "y", "z"])
     bare = F.row_sums_figure({"a": w}, ["x", "y", "z"], title="")
     assert bare.layout.margin.t < titled.layout.margin.t
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One picture of "blocked", one colour scale per mode, labels on every token (issue 13)
+
+
+def test_presentation_scale_is_light_at_zero_and_gives_small_weights_colour():
+    def rgb(colour: str) -> np.ndarray:
+        return np.array(plotly.colors.unlabel_rgb(colour))
+
+    for theme in (F.DEFAULT_THEME, F.PRESENTATION_THEME):
+        scale = F.weights_colorscale(theme)
+        assert scale[0][0] == 0.0 and scale[-1][0] == 1.0
+        luminance = np.array([0.2126, 0.7152, 0.0722])
+        assert (
+            rgb(scale[0][1]) @ luminance > 200 > 60 > rgb(scale[-1][1]) @ luminance
+        )  # light (0) to dark (1)
+    # Gamma 0.5: a weight of 0.25 gets the colour half way along the scale, not a quarter.
+    scale = F.weights_colorscale(F.PRESENTATION_THEME)
+    quarter = dict((round(w, 4), c) for w, c in scale)[0.25]
+    (half,) = plotly.colors.sample_colorscale(F.PRESENTATION_THEME.weights_colorscale, [0.5])
+    np.testing.assert_allclose(rgb(quarter), rgb(half), atol=1)
+
+
+def test_every_token_keeps_its_label_when_the_cells_are_a_readable_size(rng):
+    w = softmax_attention(rng, 1, 1, 13)[0, 0]
+    fig = F.focus_figure(w, [f"t{i}" for i in range(13)], max_width=260, colorbar=False)
+    assert len(fig.layout.xaxis.tickvals) == 13 and len(fig.layout.yaxis.tickvals) == 13
+    assert fig.layout.xaxis.tickfont.size < F.DEFAULT_THEME.font_size  # smaller, not skipped
+
+
+def test_blocked_cells_are_told_apart_by_what_blocked_them(rng):
+    t = 6
+    w = softmax_attention(rng, 1, 1, t)[0, 0]
+    model = np.triu(np.ones((t, t), bool), 1)
+    rule = np.zeros((t, t), bool)
+    rule[:, 0] = True
+    painted = np.zeros((t, t), bool)
+    painted[3, 2] = True
+    fig = F.focus_figure(
+        w, TOKENS[:t], allow=~(model | rule | painted), blocked_by={"rule": rule, "model": model}
+    )
+    words = F.FigureWords()
+    for kind, cells in (("model", model), ("rule", rule & ~model), ("painted", painted)):
+        (veil,) = traces_named(fig, words.blocked(kind))
+        np.testing.assert_array_equal(np.isfinite(np.asarray(veil.z)), cells)
+        assert words.blocked(kind) in veil.hovertemplate
+        (marks,) = traces_named(fig, f"{words.blocked(kind)} marks")
+        assert marks.marker.symbol == ("line-nw" if kind == "model" else "line-ne")  # stripes, not a cross
+    with pytest.raises(ValueError, match="kinds must be among"):
+        F.focus_figure(w, TOKENS[:t], allow=~model, blocked_by={"gate": model})
+
+
+def test_figure_words_name_the_axes_in_another_language(rng):
+    words = dataclasses.replace(
+        F.FigureWords(), query_axis="查询", key_axis="键", weight="权重", row_sum="行和"
+    )
+    w = softmax_attention(rng, 1, 1, 4)[0, 0]
+    fig = F.focus_figure(w, TOKENS[:4], words=words)
+    assert (fig.layout.yaxis.title.text, fig.layout.xaxis.title.text) == ("查询", "键")
+    assert fig.data[0].colorbar.title.text == "权重"
+    sums = F.row_sums_figure({"a": w}, TOKENS[:4], words=words)
+    assert sums.layout.yaxis.title.text == "行和"

@@ -9,6 +9,7 @@ import struct
 import numpy as np
 import pytest
 
+import ui.painter_codec as codec
 from ui.painter_codec import (
     ATTENTION_WORDS,
     HEAD_WORDS,
@@ -325,3 +326,25 @@ def test_ramp_travels_checked():
     for bad in ([(0, 0, 0)], [(0, 0, 0), (256, 0, 0)], [(0, 0), (1, 1)]):
         with pytest.raises(ValueError, match="ramp must be"):
             painter_payload(**base, ramp=bad)
+
+
+def test_fixed_cells_travel_as_digits_and_the_model_wins_over_a_rule():
+    rule = np.array([[True, True], [False, False]])
+    model = np.array([[False, True], [False, False]])
+    fixed = codec.fixed_grid(rule, model, (2, 2))
+    payload = codec.painter_payload(
+        row_labels=["a", "b"], col_labels=["a", "b"], blocked=np.zeros((2, 2), bool), fixed=fixed
+    )
+    assert payload["fixed"] == "1200"
+    with pytest.raises(ValueError, match="fixed must hold only"):
+        codec.painter_payload(
+            row_labels=["a"], col_labels=["a"], blocked=np.zeros((1, 1), bool), fixed=np.full((1, 1), 7)
+        )
+
+
+def test_chinese_painter_words_leave_no_english_on_the_toolbar():
+    from ui.words import attention_words, head_words
+
+    for words in (attention_words("zh"), head_words("zh")):
+        for name in ("count", "undo", "painted", "painted_legend", "rule", "model", "hint"):
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in getattr(words, name)), name

@@ -8,10 +8,8 @@ from ui.parsing import parse_indices
 from ui.share import (
     SharedState,
     from_query_params,
-    from_slug,
     pack_plan,
     read_plan_file,
-    slug,
     to_query_params,
     unpack_plan,
 )
@@ -60,16 +58,9 @@ def test_parse_indices():
 
 
 def test_the_open_tab_and_view_travel_in_the_link():
-    state = SharedState("hi", plan=PLAN, tab="before", view="difference")
+    state = SharedState("hi", plan=PLAN, tab="compare", view="difference")
     params = to_query_params(state)
-    assert params["tab"] == "before" and params["view"] == "difference"
+    assert params["tab"] == "compare" and params["view"] == "difference"
     assert from_query_params(params, default_text="x") == (state, [])
     back, problems = from_query_params({"text": "hi", "tab": "<b>x</b>"}, default_text="x")
     assert back.tab == "" and problems == ["the tab '<b>x</b>' in the link is not a tab name"]
-
-
-def test_slugs_name_tabs_and_views_in_links():
-    tabs = ["Overview", "Before / after", "Effect", "Plan & share"]
-    assert [slug(t) for t in tabs] == ["overview", "before", "effect", "plan"]
-    assert from_slug("plan", tabs) == "Plan & share" and from_slug("nope", tabs) is None
-    assert from_slug(None, tabs) is None

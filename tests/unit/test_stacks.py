@@ -1,5 +1,7 @@
 """The Explorer edits one attention stack's slice of a plan; the other stacks' rules are kept as they were."""
 
+import torch
+
 from maskattn import MaskPlan, rule
 from ui import stacks
 
@@ -27,3 +29,13 @@ def test_joining_an_edited_slice_keeps_the_other_stacks_and_names_the_stack() ->
 def test_a_single_stack_model_round_trips_unchanged() -> None:
     plan = MaskPlan((ENCODER, rule([1], [0], gate=0.0)))
     assert stacks.join(plan, stacks.slice_of(plan, "decoder", "decoder"), "decoder", "decoder") == plan
+
+
+def test_the_model_blocks_the_cells_its_unmasked_weights_are_exactly_zero_in_every_head():
+    t = 5
+    causal = torch.tril(torch.ones(t, t, dtype=torch.bool))
+    scores = torch.randn(2, 3, t, t).masked_fill(~causal, float("-inf"))
+    weights = scores.softmax(-1)  # (L, H, T, T), a decoder's causal attention
+    weights[1, :, :, :] = torch.randn(3, t, t).softmax(-1)  # layer 1: nothing blocked
+    assert torch.equal(stacks.model_blocked(weights, 0), ~causal)
+    assert not stacks.model_blocked(weights, 1).any()

@@ -1,14 +1,18 @@
 """Classroom text in English and Chinese: a lookup by key and language. Pure: no Streamlit.
 
 Every entry of ``STRINGS`` holds both languages (a unit test checks it); ``tr`` fills ``{placeholders}``.
-The exercises, the table of the seed's mistakes and the formulas are in ``content.py``.
+The Explorer's, sidebar's, painter's and figures' words are in ``explorer_text.py``. The exercises, the
+table of the seed's mistakes and the formulas are in ``content.py``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from .text import STRINGS
+from .explorer_text import EXPLORER_STRINGS
+from .text import STRINGS as _CLASSROOM_STRINGS
+
+STRINGS = {**_CLASSROOM_STRINGS, **EXPLORER_STRINGS}
 
 Language = Literal["en", "zh"]
 LANGUAGES: tuple[Language, ...] = ("en", "zh")

@@ -47,8 +47,11 @@ FORMULAS: dict[str, tuple[str, ...]] = {
         r"W^O \in \mathbb{R}^{H d_v \times d_{\mathrm{model}}}",
     ),
     "formula2": (
-        r"\operatorname{softmax}(S) \odot (\mathrm{mask} \odot V) \;\rightsquigarrow\; "
-        r"\tilde a_{ij} = a_{ij}\, m_{ij}",
+        r"A = \operatorname{softmax}(S), \qquad "
+        r"A\,(m \odot V) = (A \odot \mathbf{1}\, m^{\top})\, V \quad "
+        r"\text{($m_j$ = 1 if key $j$ is allowed, 0 if blocked)}",
+        r"\tilde a_{ij} = a_{ij}\, m_{ij} \quad \text{(a mask per query and key: weights zeroed after the "
+        r"softmax)}",
         r"\sum_j \tilde a_{ij} = 1 - \sum_{j \notin \mathcal{A}_i} a_{ij} \;<\; 1",
     ),
 }
@@ -90,8 +93,10 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake(
         {"en": "formula 2", "zh": "公式 2"},
         {
-            "en": "softmax(QKᵀ/√d_k) ⊙ (mask ⊙ V): the mask zeroes the **values**",
-            "zh": "softmax(QKᵀ/√d_k) ⊙ (mask ⊙ V)：掩码把**值**置零",
+            "en": "softmax(QKᵀ/√d_k) ⊙ (mask ⊙ V): the mask zeroes the **values** (for a mask over whole "
+            "keys the same as zeroing the weights after the softmax, section 6)",
+            "zh": "softmax(QKᵀ/√d_k) ⊙ (mask ⊙ V)：掩码把**值**置零（对整列屏蔽键的掩码，"
+            "这等同于在 softmax 之后把权重置零，见第 6 节）",
         },
         {
             "en": "the mask acts on the **scores**: softmax(QKᵀ/√d_k + M) · V, M = 0 allowed / −∞ blocked; "

@@ -35,10 +35,15 @@ STRINGS: dict[str, dict[str, str]] = {
     "lab.intro": {
         "en": "Paint a mask and see one head of our `MaskedMultiheadAttention` under three semantics side by "
         "side: **no mask**, the **correct** one (scores set to −∞ *before* the softmax) and the seed's "
-        "**formula 2** (weights zeroed *after* the softmax). Then step through one head of a real model.",
+        "**formula 2**, softmax(S)·(mask ⊙ V). Zeroing the value rows of blocked keys is the same as "
+        "zeroing those keys' weights *after* the softmax; a mask painted per query and key can only be "
+        "applied that way, so that is what formula 2 does here (Learn, section 6, says why). Then step "
+        "through one head of a real model.",
         "zh": "画一个掩码，并排查看我们的 `MaskedMultiheadAttention` 中一个头在三种语义下的结果：**无掩码**、"
-        "**正确**做法（在 softmax *之前*把分数置为 −∞）以及原文的**公式 2**（在 softmax "
-        "*之后*把权重置零）。然后逐步查看真实模型中的一个头。",
+        "**正确**做法（在 softmax *之前*把分数置为 −∞）以及原文的**公式 2**：softmax(S)·(mask ⊙ V)。"
+        "把被屏蔽键对应的值行置零，等同于在 softmax *之后*把这些键的权重置零；按查询和键逐格绘制的掩码"
+        "只能这样施加，所以这里的公式 2 就是这样计算的（原因见“学习”第 6 节）。"
+        "然后逐步查看真实模型中的一个头。",
     },
     "lab.tab.semantics": {"en": "Three semantics", "zh": "三种语义"},
     "lab.tab.trace": {"en": "Step through a real head", "zh": "逐步查看真实模型的一个头"},
@@ -48,7 +53,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "lab.length": {"en": "Sequence length", "zh": "序列长度"},
     "lab.heads": {"en": "Heads", "zh": "头数"},
     "lab.head": {"en": "Head shown", "zh": "显示的头"},
-    "lab.seed": {"en": "Seed", "zh": "随机种子"},
+    "lab.seed": {"en": "Random seed", "zh": "随机种子"},
     "lab.text": {"en": "Short text", "zh": "短文本"},
     "lab.text.help": {
         "en": "At most {limit} tokens, [CLS] and [SEP] included.",
@@ -56,7 +61,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "lab.module": {
         "en": "`MaskedMultiheadAttention(d_model={d_model}, num_heads={heads})`, d_k = d_v = {dk}, weights "
-        "drawn from seed {seed}. Input: {source}, shape (1, {tokens}, {d_model}).",
+        "drawn with random seed {seed}. Input: {source}, shape (1, {tokens}, {d_model}).",
         "zh": "`MaskedMultiheadAttention(d_model={d_model}, num_heads={heads})`，d_k = d_v = {dk}，"
         "权重由种子 {seed} 生成。输入：{source}，形状 (1, {tokens}, {d_model})。",
     },
@@ -71,14 +76,15 @@ STRINGS: dict[str, dict[str, str]] = {
     "lab.paint": {"en": "Paint the mask", "zh": "绘制掩码"},
     "lab.paint.caption": {
         "en": "A painted cell is **blocked**: that query (row) may not attend to that key (column). The "
-        "shading under the paint is head {head}'s correct weights. Queries down, keys across.",
+        "shading is head {head}'s correct weights, on the figures' scale. Queries down, keys across.",
         "zh": "涂色的格子表示**屏蔽**：该查询（行）不能关注该键（列）。底色是第 {head} "
-        "个头在正确掩码下的权重。行是查询，列是键。",
+        "个头在正确掩码下的权重，色标与下面的图相同。行是查询，列是键。",
     },
     "lab.presets": {"en": "Presets", "zh": "预设"},
     "painter.row": {"en": "query", "zh": "查询"},
     "painter.col": {"en": "key", "zh": "键"},
     "painter.painted": {"en": "blocked", "zh": "已屏蔽"},
+    "painter.count": {"en": "{n} of {total} blocked", "zh": "{total} 个格子中屏蔽了 {n} 个"},
     "painter.marked": {"en": "marked", "zh": "已标记"},
     "painter.hint": {
         "en": "click a cell to toggle · drag to paint (first cell decides block/unblock) · shift-drag for a "
@@ -98,12 +104,12 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "lab.weights.caption": {
         "en": "**No mask**: plain softmax · **correct**: −∞ on the scores before the softmax · **formula "
-        "2**: the seed's, weights zeroed after the softmax. Colour: weight from 0 (white) to 1 (dark), "
-        "the same scale in all three; blocked cells are grey with a cross; hover any cell for its "
-        "number.",
-        "zh": "**无掩码**：普通 softmax · **正确**：在 softmax 之前把分数置为 −∞ · **公式 2**：原文的做法，"
-        "在 softmax 之后把权重置零。颜色：权重从 0（白）到 1（深），三张图用同一色标；"
-        "被屏蔽的格子为灰色并带叉；把鼠标移到格子上可看到数值。",
+        "2**: the seed's softmax(S)·(mask ⊙ V), here the weights zeroed after the softmax. Colour: "
+        "weight from 0 (light) to 1 (dark), the same scale in all three and in the painter; blocked cells "
+        "are striped, as in the painter; hover any cell for its number.",
+        "zh": "**无掩码**：普通 softmax · **正确**：在 softmax 之前把分数置为 −∞ · **公式 2**：原文的 "
+        "softmax(S)·(mask ⊙ V)，在这里即在 softmax 之后把权重置零。颜色：权重从 0（浅）到 1（深），"
+        "三张图和绘制网格用同一色标；被屏蔽的格子带斜纹，与绘制网格相同；把鼠标移到格子上可看到数值。",
     },
     "lab.invert": {"en": "⇄ Invert", "zh": "⇄ 反转"},
     "lab.presets.help": {
@@ -323,12 +329,24 @@ STRINGS: dict[str, dict[str, str]] = {
     "learn.formula2.title": {"en": "6 · Formula 2 in numbers", "zh": "6 · 用数字看公式 2"},
     "learn.formula2.body": {
         "en": "Read as a matrix product, softmax(S)·(mask ⊙ V) keeps the softmax over **all** keys and only "
-        "then drops the blocked ones. Each row then sums to 1 minus the probability its blocked keys "
-        "took, and the allowed keys are not renormalised. The Mask Lab shows the three versions side by "
-        "side.",
+        "then drops the blocked ones. Why zeroing values is zeroing weights: output row i is Σⱼ aᵢⱼ vⱼ, so "
+        "a zero row vⱼ takes key j out of every query's sum, exactly as a zero weight column aᵢⱼ = 0 "
+        "would (first line). That holds **only for a mask over whole keys** (m depends on j alone): V has "
+        "one row per key, shared by every query, so a mask that blocks key j for some queries and not "
+        "for others (causal, sliding window) cannot be written as masking V at all. Its natural reading "
+        "is the weights zeroed after the softmax (second line), which is what the Mask Lab computes. "
+        "Either way each row sums to 1 minus the probability its blocked keys took, and the allowed "
+        "keys are not renormalised.",
         "zh": "按矩阵乘法理解，softmax(S)·(mask ⊙ V) 先对**所有**键做 softmax，之后才去掉被屏蔽的键。"
-        "于是每一行的和等于 1 减去被屏蔽键拿走的概率，允许的键也没有被重新归一化。"
-        "掩码实验室把三种做法并排显示。",
+        "为什么把值置零就是把权重置零：第 i 行输出是 Σⱼ aᵢⱼ vⱼ，所以把 vⱼ 整行置零，就把键 j "
+        "从每个查询的和中去掉，与把权重列 aᵢⱼ 置零完全一样（第一行公式）。"
+        "这**只对整列屏蔽键的掩码成立**"
+        "（m 只取决于 j）：V 每个键只有一行，所有查询共用，"
+        "所以一个对某些查询屏蔽键 j、对另一些查询不屏蔽的掩码"
+        "（因果、滑动窗口）根本无法写成对 V 的掩码。"
+        "它自然的理解是在 softmax 之后把权重置零（第二行公式），"
+        "掩码实验室就是这样计算的。无论哪种，每一行的和都等于 1 减去被屏蔽键拿走的概率，"
+        "允许的键也没有被重新归一化。",
     },
     "learn.formula2.link": {"en": "Try it in the Mask Lab", "zh": "在掩码实验室里试试"},
     "learn.example.title": {
