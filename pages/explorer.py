@@ -11,6 +11,8 @@ from maskattn import PRESETS, MaskPlan
 from maskattn import figures as fig
 from ui import editing, frame, limits, presets, run_words, stacks
 from ui.exports import attentions_npz, figure_html
+from ui.figure_export import chart_config
+from ui.instruments_tab import head_type_overlay, heads_and_edges_tab
 from ui.markdown import code, escape
 from ui.models import active_model, run_cached
 from ui.page_state import EXPLORER_KEY, ExplorerState, query_param_changes
@@ -30,7 +32,7 @@ EXAMPLES = [
 ]
 # The widget values this page keeps when people leave it and come back (ui.frame).
 KEEPS = ("ex_text", "ex_scope", "ex_preset", "ex_gate_value", "ex_stack")
-TABS = ["Overview", "Before / after", "Effect", "Plan & share"]
+TABS = ["Overview", "Before / after", "Effect", "Plan & share", "Heads & edges"]
 LOCKED_WORDS = replace(ATTENTION_WORDS, marked="blocked by a rule")
 
 
@@ -269,19 +271,25 @@ def preset_section(layers: int) -> None:
             st.error(str(err))
 
 
-def overview_tab(shown: stacks.Shown, focus) -> None:
+def overview_tab(shown: stacks.Shown, focus, model, text: str) -> None:
     L, H = shown.attentions.shape[:2]
     marked = shown_plan().marked_heads(L, H).numpy()
     theme = figure_theme()
+    types = head_type_overlay(model, text, state().plan)  # badges and a filter, when asked for
     figure = fig.overview_figure(
-        shown.attentions.numpy(), marked=marked, focus=focus, theme=theme, max_width=figure_width(theme)
+        shown.attentions.numpy(),
+        marked=marked,
+        focus=focus,
+        theme=theme,
+        max_width=figure_width(theme),
+        **types,
     )
     st.plotly_chart(
         figure,
         key="ex_overview",
         on_select=on_overview_select,
         selection_mode="points",
-        config=fig.PLOTLY_CONFIG,
+        config=chart_config("overview"),
         width="content",
     )
     st.caption("Click a head to focus it. Outlined heads are masked or gated by the plan.")
@@ -317,10 +325,10 @@ def compare_tab(shown: stacks.Shown, unmasked: stacks.Shown, focus, allow: np.nd
         pair = {"theme": theme, "max_width": figure_width(theme, pair=True), "zmax": 1.0, **rows}
         unmasked = fig.focus_figure(before, labels, title="unmasked", **pair)
         masked = fig.focus_figure(after, labels, allow=allow, title="masked", **pair)
-        left.plotly_chart(unmasked, key="ex_before_fig", config=fig.PLOTLY_CONFIG, width="content")
-        right.plotly_chart(masked, key="ex_after_fig", config=fig.PLOTLY_CONFIG, width="content")
+        left.plotly_chart(unmasked, key="ex_before_fig", config=chart_config("unmasked"), width="content")
+        right.plotly_chart(masked, key="ex_after_fig", config=chart_config("masked"), width="content")
         return
-    st.plotly_chart(figure, key="ex_focus_fig", config=fig.PLOTLY_CONFIG, width="content")
+    st.plotly_chart(figure, key="ex_focus_fig", config=chart_config(f"head_{layer}_{head}"), width="content")
     st.download_button(
         "Download this figure (HTML)",
         lambda: figure_html(figure),  # built on click: the page carries plotly.js (~5 MB)
@@ -355,7 +363,7 @@ def effect_tab(model, result) -> None:
             result.labels, change, title="Change of each token's last hidden state", theme=theme
         ),
         key="ex_change_fig",
-        config=fig.PLOTLY_CONFIG,
+        config=chart_config("token_change"),
         width="content",
     )
 
@@ -489,10 +497,11 @@ def main() -> None:
         # Only the open tab is built: hidden tabs' figures would cost each edit ~200 ms in the browser.
         tabs = st.tabs(TABS, key="ex_tab", on_change="rerun")
         sections = (
-            lambda: overview_tab(shown, focus),
+            lambda: overview_tab(shown, focus, model, text),
             lambda: compare_tab(shown, unmasked, focus, allow=~(painted | locked).numpy()),
             lambda: effect_tab(model, result),
             lambda: plan_tab(model, result),
+            lambda: heads_and_edges_tab(model, text, result.labels, state()),
         )
         for tab, section in zip(tabs, sections, strict=True):
             if tab.open:

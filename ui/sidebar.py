@@ -7,6 +7,7 @@ import streamlit as st
 from maskattn import DEFAULT_MODEL_ID, pick_device
 
 from . import limits
+from .figure_export import figure_format_picker
 from .theme import apply_presentation_css
 
 CUSTOM = "Another model (hub id or local folder)…"
@@ -53,4 +54,5 @@ def render() -> None:
             key="presentation",
             help="Larger fonts and a high-contrast colour scale for projectors.",
         )
+        figure_format_picker()
     apply_presentation_css(st.session_state.get("presentation", False))

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from .text import STRINGS
+from .instruments_text import INSTRUMENT_STRINGS
+from .text import STRINGS as PAGE_STRINGS
+
+STRINGS = {**PAGE_STRINGS, **INSTRUMENT_STRINGS}
 
 Language = Literal["en", "zh"]
 LANGUAGES: tuple[Language, ...] = ("en", "zh")
