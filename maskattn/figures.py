@@ -614,18 +614,25 @@ def sweep_heatmap_figure(
     if layer_effects is not None:
         cells += [(layer, -1) for layer in range(n_layers)]
     shown = [c for c in cells if np.isfinite(full[c[0], n_heads + 1 if c[1] < 0 else c[1]])]
-    cell = _cell_px(n_layers, len(columns), theme)
-    cell, _, frame = _fitted_frame(
-        n_layers,
-        len(columns),
-        cell,
-        (columns, [f"L{layer}" for layer in range(n_layers)]),
-        theme,
-        title,
-        ("layer", ""),
-        True,
-        max_width,
+    # Cells fill the width (at most 40 px) and are at least 26 px tall: six layers still make a readable
+    # figure. The markers are smaller than a cell, so a click inside a cell never lands on its neighbour's.
+    margin = {
+        "l": theme.px(58),
+        "r": theme.px(100),
+        "t": theme.px(48 + (26 if title else 0)),
+        "b": theme.px(8),
+    }
+    room = (
+        (max_width if max_width is not None else theme.px(theme.matrix_side_px)) - margin["l"] - margin["r"]
     )
+    cell_w = max(6.0, min(float(theme.px(40)), room / len(columns)))
+    cell_h = max(cell_w, float(theme.px(26)))
+    frame = {
+        "width": round(len(columns) * cell_w + margin["l"] + margin["r"]),
+        "height": round(n_layers * cell_h + margin["t"] + margin["b"]),
+        "margin": margin,
+    }
+    cell = 0.8 * min(cell_w, cell_h)
 
     def value(layer: int, head: int) -> float:
         return float(full[layer, n_heads + 1 if head < 0 else head])
@@ -667,10 +674,21 @@ def sweep_heatmap_figure(
         clickmode="event+select",
         hovermode="closest",
         shapes=shapes,
-        xaxis={"type": "category", "side": "top", "showgrid": False, "zeroline": False, "fixedrange": True},
+        xaxis={
+            "type": "category",
+            "side": "top",
+            "tickangle": -90 if cell_w < theme.font_size * 2.2 else 0,
+            "tickmode": "linear",
+            "dtick": 1,
+            "showgrid": False,
+            "zeroline": False,
+            "fixedrange": True,
+        },
         yaxis={
             "type": "category",
             "autorange": "reversed",
+            "tickmode": "linear",
+            "dtick": 1,
             "title": {"text": "layer"},
             "showgrid": False,
             "zeroline": False,
