@@ -263,7 +263,8 @@ def show_result(
     st.markdown(f"**{tr('inst.strongest', lang)}**")
     for i, cell in enumerate(ix.strongest(result, 5)):
         a, b = st.columns([3, 1])
-        a.markdown(f"`{escape(ix.describe_cell(cell))}` · {measure} **{cell.effect:+.4g}**")
+        # describe_cell writes only letters, digits and "()–=": nothing Markdown reads, so no escaping.
+        a.markdown(f"`{ix.describe_cell(cell)}` · {measure} **{cell.effect:+.4g}**")
         b.button(
             tr("inst.apply", lang),
             key=f"ix_apply_{i}",

@@ -103,7 +103,7 @@ def test_applying_the_strongest_cell_gates_it_in_the_plan_and_undo_takes_it_back
     (applied,) = state.plan.rules
     assert applied.gate == 0.0
     where = f"L{applied.layers[0]}" + (
-        " \\(whole layer\\)" if applied.heads == "all" else f" h{applied.heads[0]}"
+        " (whole layer)" if applied.heads == "all" else f" h{applied.heads[0]}"
     )
     assert label.startswith(f"`{where}`")
     assert state.focus[0] == applied.layers[0]
