@@ -74,7 +74,10 @@ def heads_and_edges_tab(model: MaskedModel, text: str, labels: list[str], state:
     stopped = st.session_state.pop(RUNNING_KEY, None)
     if stopped is not None:
         st.session_state[STOPPED_KEY] = stopped
-        st.warning(tr("inst.stopped", lang, done=stopped["done"], total=stopped["total"] or "?"))
+        if stopped["total"]:
+            st.warning(tr("inst.stopped", lang, done=stopped["done"], total=stopped["total"]))
+        else:
+            st.warning(tr("inst.stopped_early", lang))
     if metric is None or options is None:
         return
     settings = ix.SweepSettings(kind, metric, options)

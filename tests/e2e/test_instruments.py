@@ -16,7 +16,7 @@ from tests.e2e.test_explorer import APP, UPDATE_TIMEOUT_S, Explorer, wait_until
 pytestmark = pytest.mark.slow
 
 SWEEP_TIMEOUT_S = 120.0  # 78 plans on a busy 2-core machine
-LONG_TEXT = " ".join(["the cat sat on the mat and looked at the dog"] * 18)  # ~200 tokens: a long sweep
+LONG_TEXT = " ".join(["the cat sat on the mat and looked at the dog"] * 6)  # 68 tokens: 69 long plans
 
 # Set when a progress bar appears anywhere on the page (it may come and go between two polls).
 _WATCH_PROGRESS_JS = """
@@ -72,8 +72,9 @@ def test_a_sweep_shows_progress_and_a_heatmap_whose_cell_applies_to_the_plan(pag
     run_sweep(explorer)
     assert page.locator(".st-key-ix_progress_box").count() == 0  # gone once the sweep is done
     page.set_viewport_size({"width": 1280, "height": 1100})
+    page.locator("[data-testid='stMain']").evaluate("(main) => main.scrollTo(0, 0)")
     wait_still(page, UPDATE_TIMEOUT_S * 1000)
-    save_screenshot(page, "instruments-sweep")
+    save_screenshot(page, "instruments-sweep")  # docs/sweeps.png in the README
     page.set_viewport_size({"width": 1280, "height": 800})
 
     page.locator(".st-key-ix_heatmap").scroll_into_view_if_needed()
@@ -109,17 +110,10 @@ def test_stop_ends_a_long_sweep_and_keeps_nothing(page, app_url, save_screenshot
     explorer.press("ix_run")
     stop = page.locator(".st-key-ix_stop button")
     stop.wait_for(timeout=SWEEP_TIMEOUT_S * 1000)
-    wait_until(
-        page,
-        lambda: page.locator(".st-key-ix_progress_box [data-testid='stProgress']").inner_text(),
-        lambda text: " of " in text,
-        "the progress bar to count plans",
-        SWEEP_TIMEOUT_S,  # the first chunk of long plans takes a while on a busy machine
-    )
     save_screenshot(page, "instruments-progress")
     stop.click()
     stopped = page.locator("[data-testid='stAlert']", has_text="was stopped after")
-    stopped.wait_for(timeout=SWEEP_TIMEOUT_S * 1000)
+    stopped.wait_for(timeout=2 * SWEEP_TIMEOUT_S * 1000)  # it stops when its current batch ends
     explorer.idle(SWEEP_TIMEOUT_S)
     assert page.locator(".st-key-ix_curve").count() == 0
     assert page.locator(".st-key-ix_run button").is_enabled()  # nothing was stored: it can run again

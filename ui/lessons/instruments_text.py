@@ -66,6 +66,10 @@ INSTRUMENT_STRINGS: dict[str, dict[str, str]] = {
         "en": "The sweep was stopped after {done} of {total} plans; nothing of it was kept.",
         "zh": "扫描在完成 {done} / {total} 个计划后被停止；其结果没有保留。",
     },
+    "inst.stopped_early": {
+        "en": "The sweep was stopped before its first batch of plans finished; nothing of it was kept.",
+        "zh": "扫描在第一批计划完成之前被停止；其结果没有保留。",
+    },
     "inst.failed": {"en": "Cannot run this sweep: {error}", "zh": "无法运行此扫描：{error}"},
     "inst.cached": {
         "en": "Result for this text, plan and settings (kept for every session; the same sweep again is "
