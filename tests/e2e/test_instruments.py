@@ -71,7 +71,7 @@ def test_a_sweep_shows_progress_and_a_heatmap_whose_cell_applies_to_the_plan(pag
     explorer.tab("Heads & edges")
     run_sweep(explorer)
     assert page.locator(".st-key-ix_progress_box").count() == 0  # gone once the sweep is done
-    page.set_viewport_size({"width": 1280, "height": 1100})
+    page.set_viewport_size({"width": 1280, "height": 1400})
     page.locator("[data-testid='stMain']").evaluate("(main) => main.scrollTo(0, 0)")
     wait_still(page, UPDATE_TIMEOUT_S * 1000)
     save_screenshot(page, "instruments-sweep")  # docs/sweeps.png in the README
