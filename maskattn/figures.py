@@ -28,16 +28,20 @@ import plotly.graph_objects as go
 __all__ = [
     "BLOCK_KINDS",
     "DEFAULT_THEME",
+    "EXPORT_FORMATS",
     "PLOTLY_CONFIG",
     "PRESENTATION_THEME",
     "FigureWords",
     "Theme",
     "difference_figure",
+    "export_config",
     "figure_html",
     "focus_figure",
     "matrix_figure",
     "overview_figure",
     "row_sums_figure",
+    "sweep_curve_figure",
+    "sweep_heatmap_figure",
     "token_change_figure",
     "weights_colorscale",
 ]
@@ -88,6 +92,8 @@ class Theme:
     bar_color: str = "#4c78a8"
     accent_color: str = "#f28e2b"  # outline of heads that carry a mask or a gate
     focus_color: str = "#111111"  # outline of the head in focus
+    highlight_color: str = "#2ca02c"  # dotted outline of heads a head-type filter picks
+    badge_color: str = "#b8002e"  # head-type labels on the overview's tiles
     gap_color: str = "#d9d9d9"  # between overview tiles, so an all-zero head still shows its extent
     blocked_color: str = "rgba(172, 174, 182, 0.85)"  # the veil of painted cells (as in the painter)
     blocked_mark_color: str = "rgba(24, 24, 30, 0.85)"  # their stripes (drawn on matrices up to 64 a side)
@@ -131,12 +137,25 @@ PRESENTATION_THEME = Theme(
     size_scale=1.4,
 )
 
-PLOTLY_CONFIG: dict[str, Any] = {
-    "displaylogo": False,
-    # The modebar camera then saves a PNG at twice the on-screen resolution, sharp enough for slides.
-    "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "maskattn"},
-    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
-}
+# A PNG at 4× the on-screen size: a 420 px figure becomes 1680 px, 300 dpi across 5.6 in of a page.
+EXPORT_FORMATS = ("png", "svg")
+PAPER_SCALE = 4
+
+
+def export_config(image_format: str = "png", filename: str = "maskattn") -> dict[str, Any]:
+    """Return the plotly config whose modebar camera saves ``image_format`` ("png" at ``PAPER_SCALE``× or
+    "svg", vector) in the browser: no server-side renderer, so it works offline and on a busy server."""
+    if image_format not in EXPORT_FORMATS:
+        raise ValueError(f"image_format must be one of {EXPORT_FORMATS}, got {image_format!r}")
+    scale = PAPER_SCALE if image_format == "png" else 1
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": image_format, "scale": scale, "filename": filename},
+        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    }
+
+
+PLOTLY_CONFIG: dict[str, Any] = export_config("png")
 
 # Blocked cells also get a stripe marker up to this size; beyond it the markers cost more than they show.
 _MAX_T_FOR_BLOCKED_MARKS = 64
@@ -407,6 +426,9 @@ def overview_figure(
     title: str = "",
     max_width: int | None = None,
     words: FigureWords = ENGLISH,
+    highlight: Any = None,
+    badges: Any = None,
+    notes: Any = None,
 ) -> go.Figure:
     """Return a grid of every head's attention (rows = layers, columns = heads) whose tiles can be clicked.
 
@@ -423,6 +445,10 @@ def overview_figure(
     The tile size is fixed in pixels (``theme.overview_tile_px``, smaller where the figure would be wider than
     ``max_width``), so show the figure at its own width to keep the click targets exactly on the tiles (a
     narrower container shrinks the tiles; clicks then still go to the nearest tile centre).
+
+    Head types: ``highlight`` ``(L, H)`` bool outlines heads (a filter's hits) in the focus colour, dashed;
+    ``badges`` ``(L, H)`` strings are drawn on the tiles' top-left corners (short labels, "" for none);
+    ``notes`` ``(L, H)`` strings are added to each tile's hover text.
     """
     a = _as_float_array(attentions, "attentions", 4)  # (L, H, T, T)
     n_layers, n_heads, t_q, t_k = a.shape
@@ -443,6 +469,9 @@ def overview_figure(
                 f"marked must be a boolean array of shape ({n_layers}, {n_heads}), "
                 f"got {marked_arr.dtype} {tuple(marked_arr.shape)}"
             )
+    highlight_arr = _head_grid(highlight, (n_layers, n_heads), "highlight", bool)
+    badge_arr = _head_grid(badges, (n_layers, n_heads), "badges", str)
+    note_arr = _head_grid(notes, (n_layers, n_heads), "notes", str)
     if focus is not None:
         fl, fh = (int(v) for v in focus)
         if not (0 <= fl < n_layers and 0 <= fh < n_heads):
@@ -497,7 +526,9 @@ def overview_figure(
     centre = (n - 1) / 2
     layer_idx, head_idx = np.divmod(np.arange(n_layers * n_heads), n_heads)
     hover = [
-        f"layer {int(lyr)}, head {int(hd)}" + (" · has a mask or gate" if marked_arr[lyr, hd] else "")
+        f"layer {int(lyr)}, head {int(hd)}"
+        + (" · has a mask or gate" if marked_arr[lyr, hd] else "")
+        + (f"<br>{_escape(note_arr[lyr, hd])}" if note_arr is not None and note_arr[lyr, hd] else "")
         for lyr, hd in zip(layer_idx, head_idx, strict=True)
     ]
     targets = go.Scatter(
@@ -523,7 +554,7 @@ def overview_figure(
         return _rect(x0, y0, x0 + n + 2 * margin, y0 + n + 2 * margin, color, width, name)
 
     # The focus ring lies outside the marked outline and is drawn first, so a focused head that is also
-    # marked shows both (the ring used to cover the orange).
+    # marked shows both (the ring used to cover the orange); a head-type filter's dotted ring lies between.
     shapes = []
     if focus is not None:
         fl, fh = (int(v) for v in focus)
@@ -532,6 +563,28 @@ def overview_figure(
         outline(lyr, hd, gap * 0.1, theme.accent_color, theme.px(2), f"marked L{lyr} h{hd}")
         for lyr, hd in zip(*np.nonzero(marked_arr), strict=True)
     ]
+    if highlight_arr is not None:
+        for lyr, hd in zip(*np.nonzero(highlight_arr), strict=True):
+            ring = outline(
+                lyr, hd, gap * 0.42, theme.highlight_color, theme.px(2.5), f"highlight L{lyr} h{hd}"
+            )
+            ring["line"]["dash"] = "dot"
+            shapes.append(ring)
+    data: list[go.BaseTraceType] = [heat, targets]
+    if badge_arr is not None and badge_arr.any():
+        shown = np.nonzero(badge_arr != "")
+        data.append(
+            go.Scatter(
+                x=(shown[1] * stride - edge).astype(np.float32),
+                y=(shown[0] * stride - edge).astype(np.float32),
+                mode="text",
+                text=[_escape(b) for b in badge_arr[shown]],
+                textposition="bottom right",
+                textfont={"size": max(8, round(theme.font_size * 0.75)), "color": theme.badge_color},
+                hoverinfo="skip",
+                name="badges",
+            )
+        )
 
     tick_pos = [i * stride + centre for i in range(max(n_layers, n_heads))]
     layout = _base_layout(theme, title, height=round(plot_h + margin["t"] + margin["b"]))
@@ -570,7 +623,224 @@ def overview_figure(
             "constrain": "domain",
         },
     )
+    return go.Figure(data=data, layout=layout)
+
+
+def _head_grid(values: Any, shape: tuple[int, int], name: str, kind: type) -> np.ndarray | None:
+    """Return ``values`` as an ``(L, H)`` array of ``kind`` (bool or str), or None; ValueError if not."""
+    if values is None:
+        return None
+    arr = np.asarray(values, dtype=object if kind is str else None)
+    if arr.shape != shape or (kind is bool and arr.dtype != np.bool_):
+        wanted = "a boolean array" if kind is bool else "strings"
+        raise ValueError(f"{name} must be {wanted} of shape {shape}, got {arr.dtype} {tuple(arr.shape)}")
+    return arr.astype(str) if kind is str else arr
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sweeps: a layer × head heatmap of effects, an effect curve; both clickable
+
+
+def sweep_heatmap_figure(
+    effects: Any,
+    *,
+    layer_effects: Any = None,
+    measure: str = "effect",
+    title: str = "",
+    theme: Theme = DEFAULT_THEME,
+    max_width: int | None = None,
+    focus: tuple[int, int] | None = None,
+) -> go.Figure:
+    """Return the layer × head heatmap of a sweep's effects, one clickable cell per head (and per layer).
+
+    ``effects`` is ``(L, H)``; ``layer_effects`` ``(L,)`` adds a column "layer" (the whole layer ablated)
+    after a one-cell gap. Colours are diverging around 0, symmetric, so a head that helps and one that hurts
+    read apart. As in ``overview_figure``, heatmaps cannot be selected in plotly, so a scatter trace named
+    "cells" puts a nearly invisible marker on each cell with ``customdata=[layer, head]`` (head −1: the whole
+    layer), which a point selection reports. ``focus`` rings one cell. NaN cells (not measured) stay empty.
+    """
+    z = _as_float_array(effects, "effects", 2)  # (L, H)
+    n_layers, n_heads = z.shape
+    columns = [f"h{h}" for h in range(n_heads)]
+    full = z
+    if layer_effects is not None:
+        per_layer = _as_float_array(layer_effects, "layer_effects", 1)  # (L,)
+        if per_layer.shape != (n_layers,):
+            raise ValueError(f"layer_effects must have {n_layers} entries, got {per_layer.shape[0]}")
+        gap = np.full((n_layers, 1), np.nan, dtype=np.float32)
+        full = np.concatenate([z, gap, per_layer[:, None]], axis=1)  # (L, H + 2)
+        columns += [" ", "layer"]
+    finite = full[np.isfinite(full)]
+    bound = max(float(np.abs(finite).max()) if finite.size else 0.0, 1e-9)
+    heat = go.Heatmap(
+        z=full.astype(np.float32),
+        x=columns,
+        y=[f"L{layer}" for layer in range(n_layers)],
+        zmid=0.0,
+        zmin=-bound,
+        zmax=bound,
+        colorscale=theme.diverging_colorscale,
+        colorbar=_colorbar(theme, _escape(measure)),
+        hoverongaps=False,
+        hoverinfo="skip",
+        xgap=1,
+        ygap=1,
+        name="effects",
+    )
+    cells = [(layer, head) for layer in range(n_layers) for head in range(n_heads)]
+    if layer_effects is not None:
+        cells += [(layer, -1) for layer in range(n_layers)]
+    shown = [c for c in cells if np.isfinite(full[c[0], n_heads + 1 if c[1] < 0 else c[1]])]
+    # Cells fill the width (at most 40 px) and are at least 26 px tall: six layers still make a readable
+    # figure. The markers are smaller than a cell, so a click inside a cell never lands on its neighbour's.
+    margin = {
+        "l": theme.px(58),
+        "r": theme.px(100),
+        "t": theme.px(48 + (26 if title else 0)),
+        "b": theme.px(8),
+    }
+    room = (
+        (max_width if max_width is not None else theme.px(theme.matrix_side_px)) - margin["l"] - margin["r"]
+    )
+    cell_w = max(6.0, min(float(theme.px(40)), room / len(columns)))
+    cell_h = max(cell_w, float(theme.px(26)))
+    frame = {
+        "width": round(len(columns) * cell_w + margin["l"] + margin["r"]),
+        "height": round(n_layers * cell_h + margin["t"] + margin["b"]),
+        "margin": margin,
+    }
+    cell = 0.8 * min(cell_w, cell_h)
+
+    def value(layer: int, head: int) -> float:
+        return float(full[layer, n_heads + 1 if head < 0 else head])
+
+    targets = go.Scatter(
+        x=[columns[-1] if head < 0 else columns[head] for _, head in shown],
+        y=[f"L{layer}" for layer, _ in shown],
+        mode="markers",
+        marker={
+            "symbol": "square",
+            "size": max(4, cell - 1),
+            "color": "rgba(0,0,0,0.02)",
+            "line": {"width": 0},
+        },
+        customdata=[[int(layer), int(head)] for layer, head in shown],
+        text=[
+            f"layer {layer}, {'whole layer' if head < 0 else f'head {head}'}<br>"
+            f"{_escape(measure)} {value(layer, head):.4g}"
+            for layer, head in shown
+        ],
+        hovertemplate="%{text}<br>click to apply<extra></extra>",
+        selected={"marker": {"opacity": 0.02}},
+        unselected={"marker": {"opacity": 0.02}},
+        name="cells",
+    )
+    shapes = []
+    if focus is not None:
+        fl, fh = (int(v) for v in focus)
+        if 0 <= fl < n_layers and -1 <= fh < n_heads:
+            x = len(columns) - 1 if fh < 0 else fh
+            shapes.append(
+                _rect(x - 0.5, fl - 0.5, x + 0.5, fl + 0.5, theme.focus_color, theme.px(3), "focus")
+            )
+    layout = _base_layout(theme, title, frame["height"])
+    layout.update(
+        width=frame["width"],
+        margin=frame["margin"],
+        dragmode=False,
+        clickmode="event+select",
+        hovermode="closest",
+        shapes=shapes,
+        xaxis={
+            "type": "category",
+            "side": "top",
+            "tickangle": -90 if cell_w < theme.font_size * 2.2 else 0,
+            "tickmode": "linear",
+            "dtick": 1,
+            "showgrid": False,
+            "zeroline": False,
+            "fixedrange": True,
+        },
+        yaxis={
+            "type": "category",
+            "autorange": "reversed",
+            "tickmode": "linear",
+            "dtick": 1,
+            "title": {"text": "layer"},
+            "showgrid": False,
+            "zeroline": False,
+            "fixedrange": True,
+        },
+    )
     return go.Figure(data=[heat, targets], layout=layout)
+
+
+def sweep_curve_figure(
+    xs: Sequence[Any],
+    ys: Any,
+    *,
+    x_title: str,
+    measure: str = "effect",
+    title: str = "",
+    theme: Theme = DEFAULT_THEME,
+    max_width: int | None = None,
+    chosen: int | None = None,
+) -> go.Figure:
+    """Return a sweep's effect curve: one clickable point per value of ``xs`` (``customdata=[index]``).
+
+    ``ys`` is ``(N,)``; ``chosen`` (an index) is drawn larger, in the accent colour. A dashed line marks 0,
+    the base plan's own value.
+    """
+    y = _as_float_array(ys, "ys", 1)  # (N,)
+    if len(xs) != y.shape[0]:
+        raise ValueError(f"xs and ys must have the same length, got {len(xs)} and {y.shape[0]}")
+    labels = [str(x) for x in xs]
+    sizes = [theme.px(14) if i == chosen else theme.px(9) for i in range(len(labels))]
+    colors = [theme.accent_color if i == chosen else theme.bar_color for i in range(len(labels))]
+    points = go.Scatter(
+        x=labels,
+        y=y,
+        mode="lines+markers",
+        line={"color": theme.bar_color, "width": theme.px(2)},
+        marker={"size": sizes, "color": colors},
+        customdata=[[i] for i in range(len(labels))],
+        hovertemplate=f"{_escape(x_title)} %{{x}}<br>{_escape(measure)} %{{y:.4g}}"
+        "<br>click to apply<extra></extra>",
+        name="points",
+    )
+    width = (
+        theme.px(theme.matrix_side_px)
+        if max_width is None
+        else min(max_width, theme.px(theme.matrix_side_px))
+    )
+    layout = _base_layout(theme, title, height=theme.px(300))
+    layout.update(
+        width=width,
+        clickmode="event+select",
+        dragmode=False,
+        hovermode="closest",
+        xaxis={
+            "type": "category",
+            "title": {"text": _escape(x_title)},
+            "fixedrange": True,
+            "automargin": True,
+        },
+        yaxis={"title": {"text": _escape(measure)}, "zeroline": True, "fixedrange": True, "automargin": True},
+        shapes=[
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": 0,
+                "y1": 0,
+                "line": {"color": theme.text_color, "width": theme.px(1), "dash": "dash"},
+                "name": "base plan",
+            }
+        ],
+    )
+    return go.Figure(data=[points], layout=layout)
 
 
 # ---------------------------------------------------------------------------------------------------------

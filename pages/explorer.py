@@ -9,7 +9,9 @@ from maskattn import PRESETS, MaskPlan
 from maskattn import figures as fig
 from ui import editing, frame, limits, run_words, stacks
 from ui.exports import attentions_npz, figure_html
+from ui.figure_export import chart_config
 from ui.i18n import current_language, language_switch
+from ui.instruments_tab import head_type_overlay, heads_and_edges_tab
 from ui.lessons import LANGUAGES, Language, tr
 from ui.markdown import code, escape
 from ui.models import active_model, run_cached
@@ -46,7 +48,8 @@ EXAMPLES = [
 ]
 # The widget values this page keeps when people leave it and come back (ui.frame).
 KEEPS = ("ex_text", "ex_scope", "ex_preset", "ex_gate_value", "ex_stack", "ex_tab", "ex_view")
-TABS = ("overview", "compare", "effect", "plan")  # the labels are ``explorer.tab.<id>`` in the language
+# The labels are ``explorer.tab.<id>`` in the language.
+TABS = ("overview", "compare", "effect", "plan", "heads")
 VIEWS = ("masked", "unmasked", "side", "difference")  # of the focused head, in "Before / after"
 LINK_WRITTEN_KEY = "ex_link_written"  # the link parameters this page last wrote into the address bar
 
@@ -356,10 +359,11 @@ def preset_section(layers: int, lang: Language) -> None:
             st.error(str(err))
 
 
-def overview_tab(shown: stacks.Shown, focus, width: int, lang: Language) -> None:
+def overview_tab(shown: stacks.Shown, focus, width: int, lang: Language, model, text: str) -> None:
     L, H = shown.attentions.shape[:2]
     marked = shown_plan().marked_heads(L, H).numpy()
     theme = figure_theme()
+    types = head_type_overlay(model, text, state().plan)  # badges and a filter, when asked for
     figure = fig.overview_figure(
         shown.attentions.numpy(),
         marked=marked,
@@ -367,13 +371,14 @@ def overview_tab(shown: stacks.Shown, focus, width: int, lang: Language) -> None
         theme=theme,
         max_width=width,
         words=figure_words(lang),
+        **types,
     )
     st.plotly_chart(
         figure,
         key="ex_overview",
         on_select=on_overview_select,
         selection_mode="points",
-        config=fig.PLOTLY_CONFIG,
+        config=chart_config("overview"),
         width="content",
     )
     st.caption(tr("explorer.overview.caption", lang))
@@ -416,8 +421,8 @@ def compare_tab(shown: stacks.Shown, unmasked: stacks.Shown, focus, blocked: dic
         masked_fig = fig.focus_figure(after, labels, title=tr("explorer.fig.masked", lang), **masked, **pair)
         # Side by side where the column has room for two readable matrices, else one above the other.
         left, right = st.columns(2, gap="small") if side_by_side else (st.container(), st.container())
-        left.plotly_chart(unmasked_fig, key="ex_before_fig", config=fig.PLOTLY_CONFIG, width="content")
-        right.plotly_chart(masked_fig, key="ex_after_fig", config=fig.PLOTLY_CONFIG, width="content")
+        left.plotly_chart(unmasked_fig, key="ex_before_fig", config=chart_config("unmasked"), width="content")
+        right.plotly_chart(masked_fig, key="ex_after_fig", config=chart_config("masked"), width="content")
         st.caption(tr("explorer.compare.caption", lang))
         return
     size["max_width"] = width
@@ -430,7 +435,7 @@ def compare_tab(shown: stacks.Shown, unmasked: stacks.Shown, focus, blocked: dic
     else:
         name = tr("explorer.fig.difference", lang)
         figure = fig.difference_figure(before, after, labels, title=f"{title}: {name}", **masked, **size)
-    st.plotly_chart(figure, key="ex_focus_fig", config=fig.PLOTLY_CONFIG, width="content")
+    st.plotly_chart(figure, key="ex_focus_fig", config=chart_config(f"head_{layer}_{head}"), width="content")
     st.caption(tr("explorer.compare.caption", lang))
     st.download_button(
         tr("explorer.download_figure", lang),
@@ -459,7 +464,7 @@ def effect_tab(model, result, lang: Language) -> None:
     st.plotly_chart(
         fig.token_change_figure(result.labels, change, title=tr("explorer.effect.change", lang), theme=theme),
         key="ex_change_fig",
-        config=fig.PLOTLY_CONFIG,
+        config=chart_config("token_change"),
         width="content",
     )
 
@@ -633,10 +638,11 @@ def main() -> None:
             st.session_state["ex_tab"] = tab_label(tab_id(st.session_state["ex_tab"]), lang)
         tabs = st.tabs([tab_label(t, lang) for t in TABS], key="ex_tab", on_change="rerun")
         sections = (
-            lambda: overview_tab(shown, focus, width, lang),
+            lambda: overview_tab(shown, focus, width, lang, model, text),
             lambda: compare_tab(shown, unmasked, focus, blocked, width, lang),
             lambda: effect_tab(model, result, lang),
             lambda: plan_tab(model, result, lang),
+            lambda: heads_and_edges_tab(model, text, result.labels, state()),
         )
         for tab, section in zip(tabs, sections, strict=True):
             if tab.open:

@@ -10,6 +10,7 @@ from maskattn import figures as fig
 from maskattn.stepthrough import SEMANTICS, HeadTrace, random_inputs
 from ui import classroom, frame, limits
 from ui.classroom import LabInputs
+from ui.figure_export import chart_config
 from ui.i18n import language_switch
 from ui.lessons import Language, tr
 from ui.lessons.content import findings_markdown
@@ -199,7 +200,7 @@ def semantics_view(lang: Language) -> None:
             theme=figure_theme(),
             words=figure_words(lang),
         )
-        st.plotly_chart(sums, key="ml_rowsums", config=fig.PLOTLY_CONFIG, theme=None)
+        st.plotly_chart(sums, key="ml_rowsums", config=chart_config("row_sums"), theme=None)
 
     st.subheader(tr("lab.weights", lang, head=head))
     st.caption(tr("lab.weights.caption", lang))

@@ -23,6 +23,7 @@ from maskattn.stepthrough import (
     trace_head,
 )
 from ui import frame, limits
+from ui.figure_export import chart_config
 from ui.models import get_model
 from ui.share import SharedState, to_query_params
 from ui.theme import figure_theme
@@ -38,7 +39,7 @@ def compact_theme(side_px: int = 240, max_cell_px: int = 28) -> fig.Theme:
 def show_figure(figure: go.Figure, key: str, *, stretch: bool = False) -> None:
     """Draw a plotly figure at its own size, or as wide as its column with ``stretch`` (cells stay square)."""
     st.plotly_chart(
-        figure, key=key, config=fig.PLOTLY_CONFIG, width="stretch" if stretch else "content", theme=None
+        figure, key=key, config=chart_config(key), width="stretch" if stretch else "content", theme=None
     )
 
 

@@ -47,6 +47,9 @@ class Limits:
     cached_lab_inputs: int = 32
     # Runs of the seed document's example on the Learn page (one per seed and mode).
     cached_seed_examples: int = 8
+    # The Explorer's finished sweeps (small: one number and one plan per cell) and head-type scores.
+    cached_sweeps: int = 32
+    cached_head_types: int = 32
 
     def __post_init__(self) -> None:
         for field in fields(self):

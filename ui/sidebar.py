@@ -7,6 +7,7 @@ import streamlit as st
 from maskattn import DEFAULT_MODEL_ID, pick_device
 
 from . import limits
+from .figure_export import figure_format_picker
 from .i18n import current_language
 from .lessons import tr
 from .theme import apply_presentation_css
@@ -57,4 +58,5 @@ def render() -> None:
         st.toggle(
             tr("sidebar.presentation", lang), key="presentation", help=tr("sidebar.presentation.help", lang)
         )
+        figure_format_picker()
     apply_presentation_css(st.session_state.get("presentation", False))

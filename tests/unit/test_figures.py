@@ -356,10 +356,10 @@ def test_figure_html_inlines_plotly_js(rng):
     assert '"displaylogo": false' in page
 
 
-def test_plotly_config_exports_png():
+def test_plotly_config_exports_png_at_paper_resolution():
     assert F.PLOTLY_CONFIG["displaylogo"] is False
     assert F.PLOTLY_CONFIG["toImageButtonOptions"]["format"] == "png"
-    assert F.PLOTLY_CONFIG["toImageButtonOptions"]["scale"] == 2
+    assert F.PLOTLY_CONFIG["toImageButtonOptions"]["scale"] == F.PAPER_SCALE == 4
 
 
 # ---------------------------------------------------------------------------------------------------------

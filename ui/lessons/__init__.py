@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from .explorer_text import EXPLORER_STRINGS
+from .instruments_text import INSTRUMENT_STRINGS
 from .text import STRINGS as _CLASSROOM_STRINGS
 
-STRINGS = {**_CLASSROOM_STRINGS, **EXPLORER_STRINGS}
+STRINGS = {**_CLASSROOM_STRINGS, **EXPLORER_STRINGS, **INSTRUMENT_STRINGS}
 
 Language = Literal["en", "zh"]
 LANGUAGES: tuple[Language, ...] = ("en", "zh")

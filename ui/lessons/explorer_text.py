@@ -186,6 +186,7 @@ EXPLORER_STRINGS: dict[str, dict[str, str]] = {
     "explorer.tab.compare": {"en": "Before / after", "zh": "前后对比"},
     "explorer.tab.effect": {"en": "Effect", "zh": "影响"},
     "explorer.tab.plan": {"en": "Plan & share", "zh": "计划与分享"},
+    "explorer.tab.heads": {"en": "Heads & edges", "zh": "头与边"},
     "explorer.overview.caption": {
         "en": "Click a head to focus it (black ring). Orange outlines: heads the plan masks or gates.",
         "zh": "点击一个头即可聚焦（黑框）。橙色边框：被计划屏蔽或门控的头。",
