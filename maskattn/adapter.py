@@ -91,6 +91,10 @@ class CallState:
     captured: Capture | None = None
     probe: list[ProbeCall] | None = None  # at load: record every call instead of masking
     keep_weights: bool = True  # False: a sweep that needs only the output keeps no (B, H, Q, K) per layer
+    # Per stack one (L, B, H, Q, K) tensor that each layer's softmax writes its weights into (``weights``
+    # then holds views of it), so a run's attentions are never stacked or copied; None for a stack whose
+    # layers' weights do not fit one tensor. Off (None) unless the caller asks for it with ``{}``.
+    stacked: dict[str, torch.Tensor | None] | None = None
 
     def slot(self, module: torch.nn.Module) -> tuple[str, int]:
         """Return ``(stack, layer)`` of this call of ``module`` and advance that stack's count."""
@@ -102,6 +106,30 @@ class CallState:
         layer = self.next_layer.get(stack, 0)
         self.next_layer[stack] = layer + 1
         return stack, layer
+
+    def weights_slot(
+        self, slot: tuple[str, int], shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
+    ) -> torch.Tensor | None:
+        """Return the ``shape`` slice of the stack's tensor that layer ``slot`` writes its weights into.
+
+        The tensor is made at the stack's first call, one slice per layer of its compiled plan; None when
+        stacking is off or this layer's weights differ in shape or dtype (the caller then stacks them).
+        """
+        if self.stacked is None or not self.keep_weights:
+            return None
+        stack, layer = slot
+        if stack not in self.stacked:
+            layers = len(self.masks.get(stack) or ())
+            # A normal tensor even inside the forward's inference mode: the run's result is this tensor, and
+            # an inference tensor could not be changed in place (nor take the layers below a replay) later.
+            with torch.inference_mode(False):
+                buffer = torch.empty((layers, *shape), dtype=dtype, device=device) if layers else None
+            self.stacked[stack] = buffer
+        buffer = self.stacked[stack]
+        if buffer is None or layer >= buffer.shape[0] or buffer.shape[1:] != shape or buffer.dtype != dtype:
+            self.stacked[stack] = None  # views already handed out keep their storage
+            return None
+        return buffer[layer]
 
 
 _CURRENT: ContextVar[CallState | None] = ContextVar("maskattn_call", default=None)
@@ -173,6 +201,10 @@ def maskattn_attention(
         allow = plan_allow if allow is None else allow & plan_allow
 
     sink_logits = s_aux if s_aux is not None else sinks
+    weights_out = None
+    if slot is not None:
+        shape = (query.shape[0], num_heads, query.shape[2], key.shape[2])  # (B, H, Q, K)
+        weights_out = call.weights_slot(slot, shape, query.dtype, query.device)
     out, weights = masked_attention(
         query,
         key,
@@ -183,6 +215,7 @@ def maskattn_attention(
         softcap=softcap,
         bias=bias,
         sinks=sink_logits,
+        weights_out=weights_out,
     )  # (B, H, Q, Dv), (B, H, Q, K)
     if slot is not None and call.capture_at == slot:
         terms = (("softcap", softcap), ("bias", bias), ("sinks", sink_logits))

@@ -43,6 +43,7 @@ def masked_attention(
     softcap: float | None = None,
     bias: torch.Tensor | None = None,
     sinks: torch.Tensor | None = None,
+    weights_out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(out (B, H, Q, Dv), weights (B, H, Q, K))`` of attention under the boolean mask ``allow``.
 
@@ -57,6 +58,9 @@ def masked_attention(
     added next (T5's relative position bias, ALiBi, a float mask's finite part); ``sinks`` ``(H,)`` is one
     extra logit per head that joins the softmax and is then dropped (GPT-OSS), so rows sum to less than 1.
     All of them come before the −∞ of ``allow``: a blocked cell stays exactly 0 whatever its bias.
+
+    ``weights_out`` (B, H, Q, K), of the scores' dtype, receives the weights and is what is returned: a
+    caller that stacks every layer's weights hands in its slice of the stack, so they are never copied.
     """
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
         raise ValueError(
@@ -75,7 +79,7 @@ def masked_attention(
     K = k.shape[2]
     scale = 1.0 / math.sqrt(D) if scale is None else scale
 
-    scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, Q, K)
+    scores = (q @ k.transpose(-2, -1)).mul_(scale)  # (B, H, Q, K); in place: the product is ours, and large
     if softcap is not None:
         scores = torch.tanh(scores / softcap) * softcap
     if bias is not None:
@@ -89,33 +93,50 @@ def masked_attention(
         _check_broadcast(allow, (B, H, Q, K), "allow")
         allow = allow.to(scores.device)
 
+    if weights_out is not None and (weights_out.shape != scores.shape or weights_out.dtype != scores.dtype):
+        raise ValueError(
+            f"weights_out must be {tuple(scores.shape)} {scores.dtype}, got "
+            f"{tuple(weights_out.shape)} {weights_out.dtype}"
+        )
     if allow is None:
-        weights = _softmax(scores, sinks)  # (B, H, Q, K)
+        weights = _softmax(scores, sinks, weights_out)  # (B, H, Q, K)
     elif mode == "pre_softmax":
         blocked = ~allow  # as small as allow: it broadcasts
         scores = scores.masked_fill_(blocked, float("-inf"))  # in place: scores is ours, and large
-        weights = _softmax(scores, sinks)  # blocked cells get exactly exp(−∞) = 0
-        if not bool(allow.any(dim=-1).all()):
+        weights = _softmax(scores, sinks, weights_out)  # blocked cells get exactly exp(−∞) = 0
+        open_rows = allow.any(dim=-1, keepdim=True)  # (…, Q, 1): rows with a key left
+        if not bool(open_rows.all()):
             # A fully blocked row is all −∞ and softmax gives NaN there: define it as weights 0.
-            weights = weights.nan_to_num(0.0)
+            weights = _fill(weights, ~open_rows)
     else:  # post_softmax: the seed's formula 2, wrong on purpose
-        weights = _softmax(scores, sinks).masked_fill(~allow, 0.0)
+        weights = _fill(_softmax(scores, sinks, weights_out), ~allow)
 
     dropped = F.dropout(weights, p=dropout_p) if dropout_p > 0.0 else weights
     out = dropped @ v  # (B, H, Q, Dv)
     return out, weights
 
 
-def _softmax(scores: torch.Tensor, sinks: torch.Tensor | None) -> torch.Tensor:
-    """Return the softmax of ``scores (B, H, Q, K)`` over keys, with one sink logit per head if given."""
+def _fill(weights: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    """Return ``weights`` with ``cells`` set to 0, in place (it may be a slice of a caller's stack) unless
+    autograd needs the softmax's output as it was."""
+    if weights.requires_grad:
+        return weights.masked_fill(cells, 0.0)
+    return weights.masked_fill_(cells, 0.0)
+
+
+def _softmax(
+    scores: torch.Tensor, sinks: torch.Tensor | None, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Return the softmax of ``scores (B, H, Q, K)`` over keys (into ``out`` if given), with sink logits."""
     if sinks is None:
-        return torch.softmax(scores, dim=-1)
+        return torch.softmax(scores, dim=-1) if out is None else torch.softmax(scores, dim=-1, out=out)
     B, H, Q, _ = scores.shape
     sink = sinks.to(scores.dtype).reshape(1, H, 1, 1).expand(B, H, Q, 1)  # (B, H, Q, 1)
     logits = torch.cat([scores, sink], dim=-1)  # (B, H, Q, K + 1)
     # As GPT-OSS's eager code does: the max comes off first, so its rounding is the same.
     logits = logits - logits.max(dim=-1, keepdim=True).values
-    return torch.softmax(logits, dim=-1)[..., :-1]  # (B, H, Q, K): the sink's share is dropped
+    weights = torch.softmax(logits, dim=-1)[..., :-1]  # (B, H, Q, K): the sink's share is dropped
+    return weights if out is None else out.copy_(weights)
 
 
 def expand_allow(allow: torch.Tensor | None, batch: int, heads: int, L: int, S: int) -> torch.Tensor | None:

@@ -25,7 +25,7 @@ from .anatomy import DECODER, Anatomy, examine
 from .plan import LayerMask, MaskPlan
 from .progress import Progress, report
 from .replay import LayerInput, LayerStack, find_layer_stack, layer_input_recorder, recording
-from .results import Prediction, RunResult, check_finite, with_effect
+from .results import Prediction, RunResult, all_finite, check_finite, with_effect
 
 BASELINE_CACHE_SIZE = 8
 # One chunk of a batch of plans holds about this many floats (1 GiB of float32) of attention scores, kept
@@ -49,6 +49,7 @@ class _Forward:
     hidden: torch.Tensor  # (T, E) on the model's device
     logits: torch.Tensor | None  # (T, V), an encoder–decoder's (Td, V)
     weights: dict[tuple[str, int], torch.Tensor]
+    stacked: dict[str, torch.Tensor | None] | None = None  # stack -> (L, 1, H, Q, K) the weights are views of
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class _Baseline:
     layer_inputs: tuple[LayerInput, ...] | None  # per layer; None when not recorded
     strings: tuple[tuple[str, ...], tuple[str, ...]]  # token strings and readable labels (decoding is slow)
     decoder_labels: tuple[str, ...] | None
+    finite: bool  # every attention weight is finite (checked once, when cached)
 
 
 class MaskedModel:
@@ -207,10 +209,15 @@ class MaskedModel:
             )  # fmt: skip
         return masks
 
-    def _call_state(self, masks: dict[str, list], first: int = 0) -> CallState:
-        """Return the per-call state of compiled ``masks`` for a forward starting at layer ``first``."""
+    def _call_state(self, masks: dict[str, list], first: int = 0, *, stacked: bool = False) -> CallState:
+        """Return the per-call state of compiled ``masks`` for a forward starting at layer ``first``.
+
+        ``stacked``: the layers write their weights straight into one (L, 1, H, Q, K) tensor per stack.
+        """
         next_layer = dict.fromkeys(self.stacks, first)
-        return CallState(stacks=self.anatomy.modules, masks=masks, next_layer=next_layer)
+        return CallState(
+            stacks=self.anatomy.modules, masks=masks, next_layer=next_layer, stacked={} if stacked else None
+        )
 
     @torch.inference_mode()
     def _forward(self, inputs: _Inputs, call: CallState) -> _Forward:
@@ -226,10 +233,10 @@ class MaskedModel:
         with calling(call):
             out = self.model(**kwargs)
         if self.kind == "encoder":
-            return _Forward(out.last_hidden_state[0], None, call.weights)
+            return _Forward(out.last_hidden_state[0], None, call.weights, call.stacked)
         if self.kind == "seq2seq":
-            return _Forward(out.encoder_last_hidden_state[0], out.logits[0], call.weights)
-        return _Forward(out.hidden_states[-1][0], out.logits[0], call.weights)
+            return _Forward(out.encoder_last_hidden_state[0], out.logits[0], call.weights, call.stacked)
+        return _Forward(out.hidden_states[-1][0], out.logits[0], call.weights, call.stacked)
 
     def forward(
         self, input_ids: torch.Tensor, plan: MaskPlan | None = None
@@ -247,7 +254,7 @@ class MaskedModel:
         """Return what ``_forward`` returns, running layers ``first``… from their recorded input."""
         with calling(call):
             hidden, logits = self._stack.run_from(first, layer_inputs)
-        return _Forward(hidden, logits, call.weights)
+        return _Forward(hidden, logits, call.weights, call.stacked)
 
     def capture(
         self, text: str, plan: MaskPlan | None, layer: int
@@ -266,14 +273,44 @@ class MaskedModel:
         return call.captured, call.weights[call.capture_at][0], inputs.input_ids
 
     def _attentions(
-        self, weights: dict, first: int = 0, below: dict[str, torch.Tensor] | None = None
+        self,
+        weights: dict,
+        first: int = 0,
+        below: dict[str, torch.Tensor] | None = None,
+        stacked: dict[str, torch.Tensor | None] | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Return per stack ``(L, H, Q, K)`` CPU float32: ``first``… from ``weights``, the rest ``below``."""
+        """Return per stack ``(L, H, Q, K)`` CPU float32: ``first``… from ``weights``, the rest ``below``.
+
+        Where the layers wrote into one ``stacked`` tensor that is already CPU float32, that tensor is the
+        result (only the layers below ``first`` are copied in); otherwise each value is copied once.
+        """
         out = {}
         for stack in self.anatomy.stacks:
-            computed = torch.stack([weights[stack.name, i][0] for i in range(first, stack.num_layers)])
-            computed = computed.float().cpu()
-            out[stack.name] = computed if first == 0 else torch.cat([below[stack.name][:first], computed])
+            L = stack.num_layers
+            missing = [i for i in range(first, L) if (stack.name, i) not in weights]
+            if missing:
+                raise RuntimeError(
+                    f"layers {missing} of the {stack.name} attention did not run through maskattn"
+                )
+            buffer = (stacked or {}).get(stack.name)
+            if buffer is not None and buffer.shape[1] == 1:
+                buffer = buffer[:, 0]  # (L, H, Q, K)
+                if buffer.dtype == torch.float32 and buffer.device.type == "cpu":
+                    result = buffer
+                else:  # a GPU or half-precision stack: one conversion and transfer of the recomputed layers
+                    result = torch.empty(buffer.shape, dtype=torch.float32)
+                    result[first:].copy_(buffer[first:])
+            else:  # per-layer weights (a batch row, a stack whose layers differ): stacked here
+                computed = [weights[stack.name, i][0] for i in range(first, L)]  # (H, Q, K) each
+                shape = computed[0].shape if computed else below[stack.name].shape[1:]
+                result = torch.empty((L, *shape), dtype=torch.float32)
+                if computed and computed[0].dtype == torch.float32 and computed[0].device.type == "cpu":
+                    torch.stack(computed, out=result[first:])
+                elif computed:
+                    result[first:].copy_(torch.stack(computed))
+            if first:
+                result[:first].copy_(below[stack.name][:first])
+            out[stack.name] = result
         return out
 
     # -- the unmasked run ------------------------------------------------------------------------------------
@@ -287,7 +324,8 @@ class MaskedModel:
                 return self._baselines[key]
         with recording() as record:
             start = time.perf_counter()
-            forward = self._forward(inputs, self._call_state(self._compile(MaskPlan(), inputs)))
+            call = self._call_state(self._compile(MaskPlan(), inputs), stacked=True)
+            forward = self._forward(inputs, call)
             self._synchronize()
             seconds = time.perf_counter() - start
         layer_inputs = None
@@ -297,10 +335,13 @@ class MaskedModel:
         decoder_labels = None
         if inputs.decoder_ids is not None:
             decoder_labels = tuple(self.token_strings(inputs.decoder_ids[0])[1])
-        attentions = self._attentions(forward.weights)
-        # The cache keeps the stacked CPU copy only: the per-layer weights would hold every (H, T, T) twice.
-        forward = replace(forward, weights={})
-        baseline = _Baseline(inputs, forward, attentions, seconds, layer_inputs, strings, decoder_labels)
+        attentions = self._attentions(forward.weights, stacked=forward.stacked)
+        # The cache keeps the stacked CPU attentions only (on a GPU the per-layer weights are another copy).
+        forward = replace(forward, weights={}, stacked=None)
+        finite = all(all_finite(a) for a in attentions.values())
+        baseline = _Baseline(
+            inputs, forward, attentions, seconds, layer_inputs, strings, decoder_labels, finite
+        )
         if layer_inputs is not None and self._incremental is None:
             self._check_incremental(baseline)
         with self._lock:
@@ -312,7 +353,7 @@ class MaskedModel:
     def _check_incremental(self, baseline: _Baseline) -> None:
         """Turn incremental runs on only if replaying all layers from recorded inputs equals the full run."""
         try:
-            empty = self._call_state(self._compile(MaskPlan(), baseline.inputs))
+            empty = self._call_state(self._compile(MaskPlan(), baseline.inputs), stacked=True)
             replay = self._forward_from(0, baseline.layer_inputs, empty)
         except Exception as err:  # any failure to replay means: not this model; full runs still work
             self._incremental = f"replaying the layers failed: {type(err).__name__}: {err}"
@@ -323,7 +364,7 @@ class MaskedModel:
             same = (
                 same and replay.logits is not None and torch.allclose(replay.logits, full.logits, 1e-4, 1e-4)
             )
-        replayed = self._attentions(replay.weights)
+        replayed = self._attentions(replay.weights, stacked=replay.stacked)
         same = same and all(torch.allclose(replayed[s], baseline.attentions[s], atol=1e-5) for s in replayed)
         self._incremental = True if same else "replaying the layers did not reproduce the full forward"
 
@@ -386,16 +427,19 @@ class MaskedModel:
             forward = _copy(baseline.forward)
             attentions = {s: a.clone() for s, a in baseline.attentions.items()}
         elif reuse:
-            forward = self._forward_from(first, baseline.layer_inputs, self._call_state(masks, first))
-            attentions = self._attentions(forward.weights, first, baseline.attentions)
+            call = self._call_state(masks, first, stacked=True)
+            forward = self._forward_from(first, baseline.layer_inputs, call)
+            attentions = self._attentions(forward.weights, first, baseline.attentions, forward.stacked)
         else:
             first = 0
-            forward = self._forward(inputs, self._call_state(masks))
-            attentions = self._attentions(forward.weights)
+            forward = self._forward(inputs, self._call_state(masks, stacked=True))
+            attentions = self._attentions(forward.weights, stacked=forward.stacked)
         self._synchronize()
         seconds = time.perf_counter() - start
         result = self._result(baseline, plan, seconds, forward, attentions, top_k, recomputed_from=first)
-        return check_finite(with_effect(result, self._baseline_result(baseline, top_k, copy=False)))
+        result = with_effect(result, self._baseline_result(baseline, top_k, copy=False))
+        # Layers below ``first`` are copies of the unmasked run's, checked when it was cached.
+        return check_finite(result, checked_layers=first if baseline.finite else 0)
 
     # -- many plans on one text ------------------------------------------------------------------------------
 

@@ -104,14 +104,15 @@ def with_effect(result: RunResult, baseline: RunResult) -> RunResult:
     )
 
 
-def check_finite(result: RunResult) -> RunResult:
+def check_finite(result: RunResult, *, checked_layers: int = 0) -> RunResult:
     """Return ``result`` if every number in it is finite; else raise ValueError saying which is not.
 
     A backstop: the plan's bounds on gates keep a run finite; a model whose own weights overflow is not.
+    ``checked_layers``: the attentions of the layers below it are known finite (copies of a checked run).
     """
     numbers = {
-        "attentions": result.attentions,
-        **{f"{stack} attentions": a for stack, a in result.stack_attentions.items()},
+        "attentions": result.attentions[checked_layers:],
+        **{f"{stack} attentions": a[checked_layers:] for stack, a in result.stack_attentions.items()},
         "hidden states": result.hidden,
         "logits": result.logits,
         "token changes": result.token_change,
@@ -119,13 +120,15 @@ def check_finite(result: RunResult) -> RunResult:
         "embedding cosine": result.embedding_cosine,
         "KL divergence": result.kl_divergence,
     }
-    seen: set[int] = set()
+    seen: set[object] = set()
     for name, value in numbers.items():
-        if value is None or id(value) in seen:
+        # The default stack's attentions are one of the stacks too: look at each tensor once.
+        identity = (value.data_ptr(), value.shape) if isinstance(value, torch.Tensor) else id(value)
+        if value is None or identity in seen:
             continue
-        seen.add(id(value))
+        seen.add(identity)
         scalar = isinstance(value, float)
-        if not (math.isfinite(value) if scalar else _all_finite(value)):
+        if not (math.isfinite(value) if scalar else all_finite(value)):
             raise ValueError(
                 f"the run's {name} {'is' if scalar else 'are'} not finite (NaN or infinite): the model "
                 "overflows under this plan"
@@ -133,7 +136,7 @@ def check_finite(result: RunResult) -> RunResult:
     return result
 
 
-def _all_finite(values: torch.Tensor) -> bool:
+def all_finite(values: torch.Tensor) -> bool:
     """Return whether every element is finite: a NaN or ±inf makes the sum non-finite (one pass, no copy)."""
     if bool(torch.isfinite(values.sum())):
         return True

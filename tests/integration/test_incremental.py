@@ -103,6 +103,9 @@ def test_layer_inputs_are_only_recorded_for_the_unmasked_run(arch: Arch) -> None
 def test_results_handed_out_do_not_share_tensors_with_the_cache(arch: Arch) -> None:
     model = arch.masked
     no_layer = MaskPlan((rule([], "all", gate=0.0),))
+    # A replay of the last layer: its lower layers are copied from the cache into the tensor its layer wrote.
+    replayed = model.run(TEXT, MaskPlan((rule([model.num_layers - 1], [1], gate=0.5),)))
+    replayed.attentions.zero_()
     for plan in (MaskPlan(), no_layer):
         spoiled = model.run(TEXT, plan)
         spoiled.attentions.zero_()  # a caller changing its result in place…

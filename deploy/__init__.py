@@ -1,0 +1,1 @@
+"""Running the app beyond one Streamlit process: replicas behind nginx (replicas.py, nginx.conf)."""
