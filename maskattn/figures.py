@@ -414,6 +414,21 @@ def _rect(x0: float, y0: float, x1: float, y1: float, color: str, width: float, 
     }
 
 
+def _reference_line(y: float, color: str, width: float, name: str) -> dict[str, Any]:
+    """Return a dashed horizontal line across the plot at ``y`` (a baseline, a row sum of 1)."""
+    return {
+        "type": "line",
+        "xref": "paper",
+        "x0": 0,
+        "x1": 1,
+        "yref": "y",
+        "y0": y,
+        "y1": y,
+        "line": {"color": color, "width": width, "dash": "dash"},
+        "name": name,
+    }
+
+
 def overview_figure(
     attentions: Any,
     *,
@@ -826,19 +841,7 @@ def sweep_curve_figure(
             "automargin": True,
         },
         yaxis={"title": {"text": _escape(measure)}, "zeroline": True, "fixedrange": True, "automargin": True},
-        shapes=[
-            {
-                "type": "line",
-                "xref": "paper",
-                "x0": 0,
-                "x1": 1,
-                "yref": "y",
-                "y0": 0,
-                "y1": 0,
-                "line": {"color": theme.text_color, "width": theme.px(1), "dash": "dash"},
-                "name": "base plan",
-            }
-        ],
+        shapes=[_reference_line(0.0, theme.text_color, theme.px(1), "base plan")],
     )
     return go.Figure(data=[points], layout=layout)
 
@@ -1309,19 +1312,7 @@ def row_sums_figure(
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
         xaxis=_category_axis(cats, ticks, _tick_stride(width_px / len(cats), theme.font_size), ""),
         yaxis={"title": {"text": words.row_sum}, "rangemode": "tozero", "automargin": True},
-        shapes=[
-            {
-                "type": "line",
-                "xref": "paper",
-                "x0": 0,
-                "x1": 1,
-                "yref": "y",
-                "y0": 1,
-                "y1": 1,
-                "line": {"color": theme.text_color, "width": theme.px(1.5), "dash": "dash"},
-                "name": "sum = 1",
-            }
-        ],
+        shapes=[_reference_line(1.0, theme.text_color, theme.px(1.5), "sum = 1")],
     )
     layout["margin"]["t"] = theme.px(64 if title else 36)  # the legend sits above the bars
     return go.Figure(data=bars, layout=layout)
