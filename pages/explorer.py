@@ -198,13 +198,10 @@ def on_text() -> None:
         st.session_state["ex_text_cut"] = (text[:limit], len(text) - limit)
 
 
-def text_cut_note() -> None:
+def text_cut_note(lang: Language) -> None:
     cut = st.session_state.get("ex_text_cut")
     if cut is not None and cut[0] == st.session_state.get("ex_text"):
-        st.warning(
-            f"The text was longer than {limits.LIMITS.max_text_chars} characters (this server's limit): "
-            f"its last {cut[1]} character(s) were dropped."
-        )
+        st.warning(tr("explorer.text.cut", lang, limit=limits.LIMITS.max_text_chars, dropped=cut[1]))
 
 
 # -- sections
@@ -275,8 +272,8 @@ def token_painter(shown: stacks.Shown, focus, painted, locked, by_model, lang: L
     layers = shown.attentions.shape[0]
     try:
         targets = state().targets(st.session_state.get("ex_scope", "head"), layers)
-    except ValueError as err:
-        st.warning(f"{err}. Painting changes nothing until then.")
+    except ValueError:  # "chosen heads" with none chosen
+        st.warning(tr("explorer.no_chosen", lang))
         targets = []
     st.session_state["ex_paint_ctx"] = {"focus": focus, "painted": painted, "targets": targets}
     weights = shown.attentions[layer, head].numpy()
@@ -459,7 +456,7 @@ def effect_tab(model, result, lang: Language) -> None:
         st.metric(tr("explorer.effect.kl", lang), f"{run_words.shown_number(result.kl_divergence)} nats")
     if result.predictions:
         st.caption(tr("explorer.effect.predictions", lang))
-        st.dataframe(run_words.prediction_rows(result), hide_index=True, width="stretch")
+        st.dataframe(run_words.prediction_rows(result, lang), hide_index=True, width="stretch")
     change = result.token_change.numpy()
     st.plotly_chart(
         fig.token_change_figure(result.labels, change, title=tr("explorer.effect.change", lang), theme=theme),
@@ -480,7 +477,7 @@ def plan_tab(model, result, lang: Language) -> None:
         label = f" · *{escape(rule.label)}*" if rule.label else ""
         # The tokens a rule names, on this text; they go into Markdown, so escaped.
         tokens = [escape(t) for t in result.labels] if rule.stack in (None, result.default_stack) else None
-        a.markdown(f"`{i}` {editing.describe_rule(rule, tokens)}{label}")
+        a.markdown(f"`{i}` {editing.describe_rule(rule, tokens, lang)}{label}")
         if b.button(
             "",
             icon=":material/delete:",
@@ -540,7 +537,7 @@ def import_plan(model, result, data: bytes, source: str, lang: Language) -> None
 # -- page
 
 
-def refit_to_text(model, text: str) -> None:
+def refit_to_text(model, text: str, lang: Language) -> None:
     """Move the plan's token indices onto this text's tokens, and say what moved or was dropped."""
     tokens = tuple(run_cached(model.name, text, MaskPlan().key()).tokens)  # the unmasked run: always runs
     new, notes = state().refit(text, tokens)
@@ -550,7 +547,7 @@ def refit_to_text(model, text: str) -> None:
     shown = st.session_state.get("ex_refit_notes")
     if shown is not None and shown[0] == new.plan.key() and new.can_undo:
         lines = "\n".join(f"- {escape(note)}" for note in shown[1])
-        st.info(f"The plan follows the tokens it was made on (**Undo plan edit** takes this back):\n{lines}")
+        st.info(f"{tr('explorer.refit', lang)}\n{lines}")
 
 
 def main() -> None:
@@ -564,11 +561,11 @@ def main() -> None:
     if model is None:
         return
     text = text_section(lang)[: limits.LIMITS.max_text_chars]  # on_text cut it already; this binds the server
-    text_cut_note()
+    text_cut_note(lang)
     if not text.strip():
         st.error(tr("explorer.text.empty", lang))
         return
-    refit_to_text(model, text)
+    refit_to_text(model, text, lang)
     plan = state().plan
     try:
         # Shown only when the run takes a while (a long text, a big model); other sessions run meanwhile.
@@ -586,7 +583,7 @@ def main() -> None:
     focus = focus_controls(L, H, lang)
     sync_link(model.name)
 
-    badge = run_words.recompute_badge(result, model.num_layers, cached=run.hit)
+    badge = run_words.recompute_badge(result, model.num_layers, cached=run.hit, lang=lang)
     st.caption(
         tr(
             "explorer.status",
@@ -599,7 +596,7 @@ def main() -> None:
         )
     )
     if result.truncated:
-        st.warning(run_words.truncation_note(model, result, limits.LIMITS.max_tokens))
+        st.warning(run_words.truncation_note(model, result, limits.LIMITS.max_tokens, lang))
     unknown = model.tokenizer.unk_token
     if unknown and result.tokens.count(unknown) * 4 > result.num_tokens:
         st.info(tr("explorer.unknown_tokens", lang, unknown=unknown))

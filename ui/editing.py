@@ -17,6 +17,8 @@ import torch
 from maskattn.plan import Block, MaskPlan, Rule
 from maskattn.plan import rule as make_rule
 
+from .lessons import Language, tr
+
 PAINT_LABEL = "paint"
 Scope = Literal["head", "layer", "chosen", "all"]
 SCOPES: dict[Scope, str] = {
@@ -194,13 +196,10 @@ def remove_rule(plan: MaskPlan, index: int) -> MaskPlan:
     return MaskPlan(plan.rules[:index] + plan.rules[index + 1 :], plan.description)
 
 
-STACK_NAMES = {"encoder": "encoder", "decoder": "decoder self-attention", "cross": "cross-attention"}
-
-
 MAX_NAMED_TOKENS = 6  # tokens a rule's description names before it says how many more
 
 
-def _token_list(noun: str, plural: str, indices: tuple[int, ...], tokens: Sequence[str] | None) -> str:
+def _token_list(noun: str, indices: tuple[int, ...], tokens: Sequence[str] | None, lang: Language) -> str:
     """Return e.g. "key 'the' (1)" or "keys 'the' (1), 'cat' (2)": the token where it is known."""
 
     def one(i: int) -> str:
@@ -208,29 +207,35 @@ def _token_list(noun: str, plural: str, indices: tuple[int, ...], tokens: Sequen
 
     shown = ", ".join(one(i) for i in indices[:MAX_NAMED_TOKENS])
     more = len(indices) - MAX_NAMED_TOKENS
-    return f"{noun if len(indices) == 1 else plural} {shown}" + (f" and {more} more" if more > 0 else "")
+    if more > 0:
+        shown += tr("rule.more", lang, count=more)
+    plural = {"key": "keys", "query": "queries"}[noun]
+    return tr(f"rule.{noun if len(indices) == 1 else plural}", lang, list=shown)
 
 
-def describe_rule(rule: Rule, tokens: Sequence[str] | None = None) -> str:
+def describe_rule(rule: Rule, tokens: Sequence[str] | None = None, lang: Language = "en") -> str:
     """Return a one-line human description of a rule, naming the ``tokens`` it blocks where given."""
 
     def sel(value: object, noun: str) -> str:
-        return f"all {noun}s" if value == "all" else f"{noun} {', '.join(map(str, value))}"
+        if value == "all":
+            return tr(f"rule.all_{noun}s", lang)
+        return tr(f"rule.{noun}s", lang, list=", ".join(map(str, value)))
 
     parts = []
     if rule.block is not None:
         b = rule.block
         what = [
-            _token_list("key", "keys", b.keys, tokens) if b.keys else "",
-            _token_list("query", "queries", b.queries, tokens) if b.queries else "",
+            _token_list("key", b.keys, tokens, lang) if b.keys else "",
+            _token_list("query", b.queries, tokens, lang) if b.queries else "",
+            tr("rule.cell" if len(b.cells) == 1 else "rule.cells", lang, count=len(b.cells))
+            if b.cells
+            else "",
         ]
-        if b.cells:
-            what.append(f"{len(b.cells)} cell{'s' if len(b.cells) != 1 else ''}")
-        parts.append("block " + ", ".join(w for w in what if w))
+        parts.append(tr("rule.block", lang, what=", ".join(w for w in what if w)))
     if rule.allow is not None:
         params = ", ".join(f"{k}={v}" for k, v in rule.allow.items() if k != "preset")
-        parts.append(f"allow {rule.allow['preset']}" + (f"({params})" if params else ""))
+        parts.append(tr("rule.allow", lang, preset=rule.allow["preset"]) + (f"({params})" if params else ""))
     if rule.gate is not None:
-        parts.append(f"gate × {rule.gate:g}")
-    where = f"{STACK_NAMES[rule.stack]} · " if rule.stack is not None else ""
+        parts.append(tr("rule.gate", lang, gate=f"{rule.gate:g}"))
+    where = f"{tr(f'rule.stack.{rule.stack}', lang)} · " if rule.stack is not None else ""
     return f"{where}{sel(rule.layers, 'layer')} · {sel(rule.heads, 'head')}: " + "; ".join(parts)

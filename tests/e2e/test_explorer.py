@@ -485,3 +485,29 @@ def test_figures_fit_their_columns(chromium_browser, app_url, save_screenshot, w
         explorer.assert_no_errors()
     finally:
         context.close()
+
+
+def test_browser_back_walks_the_plan_history(explorer: Explorer):
+    # Issue 13, item 6: every edit added a history entry, yet Back changed neither the address nor the view.
+    page = explorer.page
+    rows, cols = explorer.shape
+    explorer.click_cell(2, 1)
+    first = np.zeros((rows, cols), dtype=bool)
+    first[2, 1] = True
+    explorer.wait_heatmap_blocked(first)
+    explorer.click_cell(3, 2)
+    both = first.copy()
+    both[3, 2] = True
+    explorer.wait_heatmap_blocked(both)
+    assert len(explorer.link_plan().rules) >= 1
+
+    page.go_back()  # one edit back: the second cell is free again, in the view and in the address
+    explorer.wait_heatmap_blocked(first)
+    explorer.wait_painted(first)
+    assert explorer.link_plan().compile(LAYERS, HEADS, rows)[0].allow[0].logical_not().sum() == 1
+    page.go_back()  # and the first edit: nothing blocked, no plan in the address
+    explorer.wait_heatmap_blocked(np.zeros((rows, cols), dtype=bool))
+    assert not explorer.link_plan()
+    page.go_forward()  # Forward brings the edit back
+    explorer.wait_heatmap_blocked(first)
+    explorer.assert_no_errors()

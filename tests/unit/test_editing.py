@@ -146,3 +146,11 @@ def test_applying_a_preset_again_adds_no_rule():
     assert editing.add_preset(once, [((0,), (0,))], "causal", {}) == once
     both = editing.add_preset(once, [((0,), (0,)), ((1,), (0,))], "causal", {})
     assert len(both.rules) == 2
+
+
+def test_describe_rule_speaks_chinese():
+    tokens = ["[CLS]", "the", "cat", "[SEP]"]
+    text = editing.describe_rule(rule([0], "all", block={"keys": [1], "cells": [[0, 1]]}), tokens, "zh")
+    assert text == "第 0 层 · 所有头: 屏蔽 键 'the' (1), 1 个格子"
+    text = editing.describe_rule(rule("all", [3], gate=0.0, stack="cross"), None, "zh")
+    assert text == "交叉注意力 · 所有层 · 头 3: 门控 × 0"

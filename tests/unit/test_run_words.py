@@ -55,3 +55,18 @@ def test_trace_plan_masks_only_the_traced_head():
         {"preset": "causal"},
         (0, 3),
     )
+
+
+def test_the_run_words_speak_chinese():
+    # Issue 13, item 12: the badge, the truncation note and the table headers stayed English in 中文.
+    run = SimpleNamespace(seconds=0.012, recomputed_from=2)
+    assert recompute_badge(run, 6, cached=True, lang="zh") == "⚡ 已缓存"
+    assert recompute_badge(run, 6, cached=False, lang="zh") == "⚡ 12 毫秒（重算第 2–5 层）"
+    model = SimpleNamespace(token_limit=lambda limit: 10, max_length=512)
+    note = truncation_note(model, SimpleNamespace(dropped_tokens=7), 10, "zh")
+    assert note.startswith("文本超过 10 个词元（本服务器的限制）") and "7 个词元" in note
+    before = after = [SimpleNamespace(position=3, tokens=("a",), probs=(0.5,))]
+    rows = prediction_rows(SimpleNamespace(baseline_predictions=before, predictions=after), "zh")
+    assert rows == [
+        {"位置": 3, "名次": 1, "无掩码": "a", "概率（无掩码）": 0.5, "加掩码": "a", "概率（加掩码）": 0.5}
+    ]

@@ -248,4 +248,57 @@ EXPLORER_STRINGS: dict[str, dict[str, str]] = {
         "en": "Could not import {source}: {error}",
         "zh": "无法导入 {source}：{error}",
     },
+    # ui/run_words.py: the run badge, the truncation note and the predictions table.
+    "run.cached": {"en": "⚡ cached", "zh": "⚡ 已缓存"},
+    "run.unmasked": {"en": "⚡ {ms} ms (unmasked run)", "zh": "⚡ {ms} 毫秒（无掩码运行）"},
+    "run.partial": {
+        "en": "⚡ {ms} ms (layers {first}–{last} recomputed)",
+        "zh": "⚡ {ms} 毫秒（重算第 {first}–{last} 层）",
+    },
+    "run.forward": {"en": "⚡ {ms} ms forward", "zh": "⚡ {ms} 毫秒前向"},
+    "run.why.model": {"en": "the model's maximum", "zh": "模型的上限"},
+    "run.why.server": {"en": "this server's limit", "zh": "本服务器的限制"},
+    "run.truncated": {
+        "en": "The text is longer than {limit} tokens ({why}): its last {dropped} token(s) were dropped, and "
+        "everything shown is for the first part.",
+        "zh": "文本超过 {limit} 个词元（{why}）：最后 {dropped} 个词元已被丢弃，下面显示的都是前一部分。",
+    },
+    "run.col.position": {"en": "position", "zh": "位置"},
+    "run.col.rank": {"en": "rank", "zh": "名次"},
+    "run.col.unmasked": {"en": "unmasked", "zh": "无掩码"},
+    "run.col.p_unmasked": {"en": "p (unmasked)", "zh": "概率（无掩码）"},
+    "run.col.masked": {"en": "masked", "zh": "加掩码"},
+    "run.col.p_masked": {"en": "p (masked)", "zh": "概率（加掩码）"},
+    # ui/editing.describe_rule: one line per rule in the plan list.
+    "rule.all_layers": {"en": "all layers", "zh": "所有层"},
+    "rule.all_heads": {"en": "all heads", "zh": "所有头"},
+    "rule.layers": {"en": "layer {list}", "zh": "第 {list} 层"},
+    "rule.heads": {"en": "head {list}", "zh": "头 {list}"},
+    "rule.key": {"en": "key {list}", "zh": "键 {list}"},
+    "rule.keys": {"en": "keys {list}", "zh": "键 {list}"},
+    "rule.query": {"en": "query {list}", "zh": "查询 {list}"},
+    "rule.queries": {"en": "queries {list}", "zh": "查询 {list}"},
+    "rule.more": {"en": " and {count} more", "zh": " 等另外 {count} 个"},
+    "rule.cell": {"en": "1 cell", "zh": "1 个格子"},
+    "rule.cells": {"en": "{count} cells", "zh": "{count} 个格子"},
+    "rule.block": {"en": "block {what}", "zh": "屏蔽 {what}"},
+    "rule.allow": {"en": "allow {preset}", "zh": "允许 {preset}"},
+    "rule.gate": {"en": "gate × {gate}", "zh": "门控 × {gate}"},
+    "rule.stack.encoder": {"en": "encoder", "zh": "编码器"},
+    "rule.stack.decoder": {"en": "decoder self-attention", "zh": "解码器自注意力"},
+    "rule.stack.cross": {"en": "cross-attention", "zh": "交叉注意力"},
+    "explorer.text.cut": {
+        "en": "The text was longer than {limit} characters (this server's limit): its last {dropped} "
+        "character(s) were dropped.",
+        "zh": "文本超过 {limit} 个字符（本服务器的限制）：最后 {dropped} 个字符已被丢弃。",
+    },
+    "explorer.refit": {
+        "en": "The plan follows the tokens it was made on (**Undo plan edit** takes this back):",
+        "zh": "计划跟随它当初所标注的词元移动（**撤销计划修改**可以还原）：",
+    },
+    "explorer.no_chosen": {
+        "en": "No heads are chosen: pick heads in the head painter first. Painting changes nothing until "
+        "then.",
+        "zh": "还没有选中任何头：请先在头网格中挑选。在此之前涂色不会改变任何东西。",
+    },
 }
