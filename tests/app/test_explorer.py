@@ -306,6 +306,10 @@ def test_the_explorer_speaks_chinese_from_the_link_and_keeps_it_in_the_url(app):
     at = open_tab(at, "前后对比")
     focus = plotly_figure(at, "ex_focus_fig")
     assert focus.layout.yaxis.title.text == "查询（发出关注）"
+    assert "毫秒" in caption_text(at) or "已缓存" in caption_text(at)  # the run badge
+    at.button(key="ex_preset_apply").click().run()
+    at = open_tab(no_exceptions(at), "计划与分享")
+    assert any(": 允许 " in m.value for m in at.markdown), "the rule list in Chinese"
 
 
 def test_a_causal_models_own_mask_is_shown_as_blocked_by_the_model(app, tmp_path):
