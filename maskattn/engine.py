@@ -209,6 +209,18 @@ class MaskedModel:
             )  # fmt: skip
         return masks
 
+    def _check_plans(self, plans: Sequence[MaskPlan], inputs: _Inputs) -> None:
+        """Raise ValueError naming the first plan that does not fit this model and text (nothing compiled)."""
+        T = inputs.input_ids.shape[1]
+        stack = self.anatomy.default
+        for i, plan in enumerate(plans):
+            try:
+                plan.check_fits(
+                    stack.num_layers, stack.num_heads, T, stack=stack.name, default_stack=stack.name
+                )
+            except ValueError as err:
+                raise ValueError(f"plans[{i}]: {err}") from None
+
     def _call_state(self, masks: dict[str, list], first: int = 0, *, stacked: bool = False) -> CallState:
         """Return the per-call state of compiled ``masks`` for a forward starting at layer ``first``.
 
@@ -462,7 +474,8 @@ class MaskedModel:
         input of layer ℓ, expanded to the group (or runs whole batched forwards where replay is off), in
         chunks of at most ``budget_floats`` floats. ``mean_ablate`` gives per plan an ``(L, H)`` bool of heads
         whose output is replaced by its mean over positions (a library option, not part of the plan format).
-        ``progress(done, total)`` after each chunk; returning False raises ``SweepCancelled``.
+        ``progress(done, total)`` once with 0 before any work, then after each chunk; returning False raises
+        ``SweepCancelled``.
         ``seconds`` of each result is its chunk's time divided by the chunk's size. Encoder–decoder models
         (kind ``"seq2seq"``) simply loop over ``run``.
         """
@@ -473,6 +486,7 @@ class MaskedModel:
             if any(m is not None for m in means):
                 raise ValueError("mean ablation is not available for encoder–decoder models")
             results = []
+            report(progress, 0, len(plans))
             for i, plan in enumerate(plans):
                 results.append(
                     self.run(text, plan, top_k=top_k, incremental=incremental, max_tokens=max_tokens)
@@ -480,12 +494,12 @@ class MaskedModel:
                 report(progress, i + 1, len(plans))
             return results
         inputs = self._inputs(text, max_tokens)
-        compiled = [self._compile(plan, inputs)[self.anatomy.default.name] for plan in plans]
+        self._check_plans(plans, inputs)
         baseline = self._baseline(text, inputs)
         base_result = self._baseline_result(baseline, top_k, copy=False)
         results: list[RunResult | None] = [None] * len(plans)
         chunks = self._batches(
-            inputs, baseline, plans, compiled, means,
+            inputs, baseline, plans, means,
             incremental=incremental, keep_weights=True, positions=None, budget_floats=budget_floats,
             progress=progress,
         )  # fmt: skip
@@ -547,13 +561,14 @@ class MaskedModel:
                 return measure(r.hidden[None].to(device), logits)[0].float().cpu()
 
             values = []
+            report(progress, 0, len(plans))
             for i, plan in enumerate(plans):
                 values.append(measured(self.run(text, plan, incremental=incremental, max_tokens=max_tokens)))
                 report(progress, i + 1, len(plans))
             base = measured(self.baseline(text, max_tokens=max_tokens))
             return (torch.stack(values) if values else torch.zeros(0)), base
         inputs = self._inputs(text, max_tokens)
-        compiled = [self._compile(plan, inputs)[self.anatomy.default.name] for plan in plans]
+        self._check_plans(plans, inputs)
         baseline = self._baseline(text, inputs)
         pick = None if positions is None else list(positions)
         base_hidden = baseline.forward.hidden[None]  # (1, T, E)
@@ -564,7 +579,7 @@ class MaskedModel:
         base_value = measure(base_hidden, base_logits)[0].float().cpu()
         values = torch.zeros(len(plans))
         chunks = self._batches(
-            inputs, baseline, plans, compiled, means,
+            inputs, baseline, plans, means,
             incremental=incremental, keep_weights=False, positions=pick, budget_floats=budget_floats,
             progress=progress,
         )  # fmt: skip
@@ -596,7 +611,6 @@ class MaskedModel:
         inputs: _Inputs,
         baseline: _Baseline,
         plans: list[MaskPlan],
-        compiled: list[list[LayerMask | None]],
         means: list[torch.Tensor | None],
         *,
         incremental: bool,
@@ -627,6 +641,7 @@ class MaskedModel:
         P = T if positions is None else len(positions)
         per_element = 16 * T * E + 4 * H * T * T + (L * H * T * T if keep_weights else 0) + P * vocab
         size = max(1, budget_floats // per_element)
+        report(progress, 0, total)  # before the first chunk, which may take a while: the total is known
         for first in sorted(groups):
             members = groups[first]
             for start in range(0, len(members), size):
@@ -635,7 +650,10 @@ class MaskedModel:
                     yield _Batch(tuple(chunk), L, 0.0, None, None, {})
                 else:
                     began = time.perf_counter()
-                    masks = _stack_masks([compiled[i] for i in chunk], [means[i] for i in chunk], L, H)
+                    # Compiled per chunk, not all up front: N plans' (L, H, T, T) masks would not be bounded.
+                    default = self.anatomy.default.name
+                    compiled = [self._compile(plans[i], inputs)[default] for i in chunk]
+                    masks = _stack_masks(compiled, [means[i] for i in chunk], L, H)
                     call = self._call_state({self.anatomy.default.name: masks}, first)
                     call.keep_weights = keep_weights
                     hidden, logits = self._batched_forward(

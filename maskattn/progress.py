@@ -1,7 +1,8 @@
 """Progress of a long call (a batch of plans, a sweep) and how a caller cancels it.
 
-``progress(done, total)`` is called after each chunk of work; returning ``False`` (not just a falsy None)
-stops the call with ``SweepCancelled``. Nothing is cached from a cancelled call.
+``progress(done, total)`` is called once with ``done`` 0 before any work, then after each chunk of work;
+returning ``False`` (not just a falsy None) stops the call with ``SweepCancelled``. Nothing is cached from a
+cancelled call.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ from tests.e2e.test_explorer import APP, UPDATE_TIMEOUT_S, Explorer, wait_until
 pytestmark = pytest.mark.slow
 
 SWEEP_TIMEOUT_S = 120.0  # 78 plans on a busy 2-core machine
-LONG_TEXT = " ".join(["the cat sat on the mat and looked at the dog"] * 6)  # 68 tokens: 69 long plans
+# 255 tokens: a preset sweep of 255 plans in chunks of ~57 (the float budget), several seconds even on a fast
+# machine, so Stop lands while the sweep runs; it takes effect at the next chunk's progress report.
+LONG_TEXT = " ".join(["the cat sat on the mat and looked at the dog"] * 23)
 
 # Set when a progress bar appears anywhere on the page (it may come and go between two polls).
 _WATCH_PROGRESS_JS = """
@@ -43,6 +45,17 @@ _CELL_JS = """
     y: box.y + ya._offset + ya.l2p(ya.d2l(cells.y[i])),
     shapes: gd._fullLayout.shapes.map((s) => s.name),
   };
+}
+"""
+
+
+# The sweep heatmap's drawn width or its camera's format, or null while a rerun briefly shows an old chart
+# and its replacement together.
+_ONE_CHART_JS = """
+(what) => {
+  const charts = document.querySelectorAll('.st-key-ix_heatmap .js-plotly-plot');
+  if (charts.length !== 1 || !charts[0]._fullLayout) return null;
+  return what === 'width' ? charts[0]._fullLayout.width : charts[0]._context.toImageButtonOptions.format;
 }
 """
 
@@ -112,8 +125,10 @@ def test_stop_ends_a_long_sweep_and_keeps_nothing(page, app_url, save_screenshot
     stop.wait_for(timeout=SWEEP_TIMEOUT_S * 1000)
     save_screenshot(page, "instruments-progress")
     stop.click()
-    stopped = page.locator("[data-testid='stAlert']", has_text="was stopped after")
-    stopped.wait_for(timeout=2 * SWEEP_TIMEOUT_S * 1000)  # it stops when its current batch ends
+    # "…stopped after n of N plans" or "…stopped before its first batch…", as the click lands.
+    stopped = page.locator("[data-testid='stAlert']", has_text="The sweep was stopped")
+    stopped.wait_for(timeout=2 * SWEEP_TIMEOUT_S * 1000)
+    assert "nothing of it was kept" in stopped.inner_text()
     explorer.idle(SWEEP_TIMEOUT_S)
     assert page.locator(".st-key-ix_curve").count() == 0
     assert page.locator(".st-key-ix_run button").is_enabled()  # nothing was stored: it can run again
@@ -131,7 +146,7 @@ def test_figures_download_as_paper_png_and_as_svg(page, app_url, tmp_path):
     if not heatmap_shown(page):  # the shared store may hold this sweep from the test above
         run_sweep(explorer)
     chart = page.locator(".st-key-ix_heatmap .js-plotly-plot")
-    width = page.evaluate("(gd) => gd._fullLayout.width", chart.element_handle())
+    width = wait_until(page, lambda: page.evaluate(_ONE_CHART_JS, "width"), bool, "one sweep heatmap")
 
     def camera(name: str) -> bytes:
         chart.hover()
@@ -149,7 +164,7 @@ def test_figures_download_as_paper_png_and_as_svg(page, app_url, tmp_path):
     explorer.idle()
     wait_until(
         page,
-        lambda: page.evaluate("(gd) => gd._context.toImageButtonOptions.format", chart.element_handle()),
+        lambda: page.evaluate(_ONE_CHART_JS, "format"),
         lambda fmt: fmt == "svg",
         "the chart to save SVG",
     )

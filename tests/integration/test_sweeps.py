@@ -76,7 +76,7 @@ def test_progress_counts_every_plan_and_false_cancels(arch_cache) -> None:
     plans = mixed_plans(model.num_layers)
     seen: list[tuple[int, int]] = []
     model.run_many(TEXT, plans, budget_floats=1, progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(i, len(plans)) for i in range(1, len(plans) + 1)]
+    assert seen == [(i, len(plans)) for i in range(len(plans) + 1)]  # (0, N) first: the total, before work
 
     calls: list[int] = []
 
@@ -90,7 +90,7 @@ def test_progress_counts_every_plan_and_false_cancels(arch_cache) -> None:
         2,
         model.num_layers * model.num_heads + model.num_layers,
     )
-    assert calls == [1, 2]
+    assert calls == [0, 1, 2]
 
 
 def test_run_many_refuses_bad_mean_ablation(arch_cache) -> None:
