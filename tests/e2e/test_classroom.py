@@ -100,7 +100,7 @@ class Classroom:
     def presentation(self, on: bool = True) -> None:
         toggle = self.page.locator(".st-key-presentation input")
         if toggle.is_checked() != on:
-            self.page.get_by_text("Presentation mode", exact=True).click()
+            self.page.locator(".st-key-presentation label").first.click()  # in either language
         # The projector CSS hides Streamlit's toolbar: the rerun's output has arrived once it is gone.
         self.page.locator('[data-testid="stToolbar"]').wait_for(state="hidden" if on else "visible")
         wait_still(self.page, UPDATE_TIMEOUT_MS)  # the run is over and the figures are redrawn

@@ -46,7 +46,12 @@ _HEATMAP_JS = """
     const trace = gd._fullData.find((t) => t.name === name);
     return trace ? Array.from(trace.z, (row) => Array.from(row, (v) => (Number.isNaN(v) ? null : v))) : null;
   };
-  return { weights: grab('weights'), blocked: grab('blocked'), title: gd._fullLayout.title.text };
+  // Blocked cells are drawn by kind ('blocked' painted here, 'blocked by a rule', ...): one overlay of all.
+  const kinds = gd._fullData.filter((t) => t.type === 'heatmap' && t.name.startsWith('blocked'));
+  const layers = kinds.map((t) => grab(t.name));
+  const first = (i, j) => layers.map((g) => g[i][j]).find((x) => x !== null) ?? null;
+  const blocked = layers.length === 0 ? null : layers[0].map((row, i) => row.map((v, j) => first(i, j)));
+  return { weights: grab('weights'), blocked, title: gd._fullLayout.title.text };
 }
 """
 
