@@ -539,7 +539,9 @@ def import_plan(model, result, data: bytes, source: str, lang: Language) -> None
 
 def refit_to_text(model, text: str, lang: Language) -> None:
     """Move the plan's token indices onto this text's tokens, and say what moved or was dropped."""
-    tokens = tuple(run_cached(model.name, text, MaskPlan().key()).tokens)  # the unmasked run: always runs
+    # The unmasked run (it always runs): the first run of a new text, so it may take a while.
+    with st.spinner(tr("explorer.running", lang), show_time=True):
+        tokens = tuple(run_cached(model.name, text, MaskPlan().key()).tokens)
     new, notes = state().refit(text, tokens)
     update(new)
     if notes:
@@ -565,9 +567,9 @@ def main() -> None:
     if not text.strip():
         st.error(tr("explorer.text.empty", lang))
         return
-    refit_to_text(model, text, lang)
-    plan = state().plan
     try:
+        refit_to_text(model, text, lang)
+        plan = state().plan
         # Shown only when the run takes a while (a long text, a big model); other sessions run meanwhile.
         with st.spinner(tr("explorer.running", lang), show_time=True):
             run = cached_run(model.name, text, plan.key())
