@@ -46,12 +46,11 @@ FORMULAS: dict[str, tuple[str, ...]] = {
         r"= \sum_{h=1}^{H} \mathrm{head}_h\, W^O_h, \qquad "
         r"W^O \in \mathbb{R}^{H d_v \times d_{\mathrm{model}}}",
     ),
+    # Short lines (the words are in the text around them, in the page's language): a phone-width column and
+    # a sidebar leave about 470 px.
     "formula2": (
-        r"A = \operatorname{softmax}(S), \qquad "
-        r"A\,(m \odot V) = (A \odot \mathbf{1}\, m^{\top})\, V \quad "
-        r"\text{($m_j$ = 1 if key $j$ is allowed, 0 if blocked)}",
-        r"\tilde a_{ij} = a_{ij}\, m_{ij} \quad \text{(a mask per query and key: weights zeroed after the "
-        r"softmax)}",
+        r"A\,(m \odot V) = (A \odot \mathbf{1}\, m^{\top})\, V, \quad m_j \in \{0, 1\}",
+        r"\tilde a_{ij} = a_{ij}\, m_{ij}",
         r"\sum_j \tilde a_{ij} = 1 - \sum_{j \notin \mathcal{A}_i} a_{ij} \;<\; 1",
     ),
 }

@@ -328,16 +328,19 @@ STRINGS: dict[str, dict[str, str]] = {
     "learn.mistakes.correct": {"en": "correct", "zh": "正确的做法"},
     "learn.formula2.title": {"en": "6 · Formula 2 in numbers", "zh": "6 · 用数字看公式 2"},
     "learn.formula2.body": {
-        "en": "Read as a matrix product, softmax(S)·(mask ⊙ V) keeps the softmax over **all** keys and only "
-        "then drops the blocked ones. Why zeroing values is zeroing weights: output row i is Σⱼ aᵢⱼ vⱼ, so "
+        "en": "Read as a matrix product, softmax(S)·(mask ⊙ V) keeps the softmax A = softmax(S) over **all** "
+        "keys and only then drops the blocked ones (mⱼ = 1 for an allowed key j, 0 for a blocked one). "
+        "Why zeroing values is zeroing weights: output row i is Σⱼ aᵢⱼ vⱼ, so "
         "a zero row vⱼ takes key j out of every query's sum, exactly as a zero weight column aᵢⱼ = 0 "
         "would (first line). That holds **only for a mask over whole keys** (m depends on j alone): V has "
         "one row per key, shared by every query, so a mask that blocks key j for some queries and not "
         "for others (causal, sliding window) cannot be written as masking V at all. Its natural reading "
-        "is the weights zeroed after the softmax (second line), which is what the Mask Lab computes. "
+        "is the weights zeroed after the softmax (second line: a mask mᵢⱼ per query and key), which is "
+        "what the Mask Lab computes. "
         "Either way each row sums to 1 minus the probability its blocked keys took, and the allowed "
         "keys are not renormalised.",
-        "zh": "按矩阵乘法理解，softmax(S)·(mask ⊙ V) 先对**所有**键做 softmax，之后才去掉被屏蔽的键。"
+        "zh": "按矩阵乘法理解，softmax(S)·(mask ⊙ V) 先对**所有**键做 softmax（A = softmax(S)），"
+        "之后才去掉被屏蔽的键（允许的键 j 取 mⱼ = 1，被屏蔽的取 0）。"
         "为什么把值置零就是把权重置零：第 i 行输出是 Σⱼ aᵢⱼ vⱼ，所以把 vⱼ 整行置零，就把键 j "
         "从每个查询的和中去掉，与把权重列 aᵢⱼ 置零完全一样（第一行公式）。"
         "这**只对整列屏蔽键的掩码成立**"
