@@ -537,11 +537,8 @@ def import_plan(model, result, data: bytes, source: str, lang: Language) -> None
 # -- page
 
 
-def refit_to_text(model, text: str, lang: Language) -> None:
-    """Move the plan's token indices onto this text's tokens, and say what moved or was dropped."""
-    # The unmasked run (it always runs): the first run of a new text, so it may take a while.
-    with st.spinner(tr("explorer.running", lang), show_time=True):
-        tokens = tuple(run_cached(model.name, text, MaskPlan().key()).tokens)
+def refit_to_text(text: str, tokens: tuple[str, ...], lang: Language) -> None:
+    """Move the plan's token indices onto this text's ``tokens``, and say what moved or was dropped."""
     new, notes = state().refit(text, tokens)
     update(new)
     if notes:
@@ -568,12 +565,13 @@ def main() -> None:
         st.error(tr("explorer.text.empty", lang))
         return
     try:
-        refit_to_text(model, text, lang)
-        plan = state().plan
         # Shown only when the run takes a while (a long text, a big model); other sessions run meanwhile.
         with st.spinner(tr("explorer.running", lang), show_time=True):
-            run = cached_run(model.name, text, plan.key())
+            # The unmasked run first: its tokens say where the plan's token indices go on this text.
             baseline = run_cached(model.name, text, MaskPlan().key())  # cached: no copy per rerun
+            refit_to_text(text, tuple(baseline.tokens), lang)
+            plan = state().plan
+            run = cached_run(model.name, text, plan.key())
     except ValueError as err:
         st.error(tr("explorer.cannot_run", lang, error=escape(err)))
         st.button(tr("explorer.reset_bad", lang), on_click=reset, key="ex_reset_bad")
