@@ -338,10 +338,11 @@ def head_type_overlay(model: MaskedModel, text: str, plan: MaskPlan) -> dict[str
         st.warning(escape(problem))
     if len(model.stacks) != 1:
         return {}
-    a, b, c = st.container(key="ix_types_row").columns([1.2, 1.6, 1.2])
-    on = a.toggle(tr("inst.types", lang), key="ix_types_on", help=tr("inst.types_help", lang))
+    # The toggle has a row of its own: beside the filter, its label was cut short in an 800 px window.
+    on = st.toggle(tr("inst.types", lang), key="ix_types_on", help=tr("inst.types_help", lang))
     if not on:
         return {}
+    b, c = st.container(key="ix_types_row").columns(2)
     name = b.selectbox(
         tr("inst.types_filter", lang),
         TYPES,

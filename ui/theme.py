@@ -59,16 +59,17 @@ FIGURE_WIDTH_PX = 420
 PAIR_MIN_WIDTH_PX = 200  # each figure of "Side by side": narrower ones go one above the other
 PAIR_GAP_PX = 16  # Streamlit's small gap between columns
 PAINTER_MIN_WIDTH_PX = 320
-# Columns of the Explorer's keyed containers wrap onto their own rows when the window is too narrow for both.
+# Columns of the Explorer's keyed containers wrap onto their own rows when the window is too narrow for both;
+# a column never gets wider than its row (presentation mode's figure minimum is wider than an 800 px window).
 EXPLORER_CSS = """<style>
 .st-key-ex_text_row [data-testid=stColumn]:last-child {{ min-width: 170px; }}
 .st-key-ex_focus_row [data-testid=stColumn],
 .st-key-ex_gate_row [data-testid=stColumn] {{ min-width: 130px; }}
 .st-key-ex_split > div > [data-testid=stHorizontalBlock] > [data-testid=stColumn]:first-child {{
-  min-width: {painter}px;
+  min-width: min({painter}px, 100%);
 }}
 .st-key-ex_split > div > [data-testid=stHorizontalBlock] > [data-testid=stColumn]:last-child {{
-  min-width: {figure}px;
+  min-width: min({figure}px, 100%);
 }}
 </style>"""
 

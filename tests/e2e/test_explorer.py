@@ -99,6 +99,18 @@ _FIT_JS = """
 """
 
 
+# What sticks out past the window's right edge: the outermost such elements of the main area.
+_OVERFLOW_JS = """
+() => {
+  const edge = document.documentElement.clientWidth + 1;
+  return Array.from(document.querySelectorAll('[data-testid="stMain"] *'))
+    .filter((el) => el.getBoundingClientRect().right > edge && el.getBoundingClientRect().width > 0)
+    .filter((el) => el.parentElement.getBoundingClientRect().right <= edge)
+    .map((el) => `${el.tagName} ${el.dataset.testid} ${Math.round(el.getBoundingClientRect().right)}`);
+}
+"""
+
+
 def wait_until(
     page, read: Callable[[], object], ok: Callable[[object], bool], what: str, timeout=UPDATE_TIMEOUT_S
 ):
@@ -463,11 +475,12 @@ def check_figures_fit(explorer: Explorer) -> None:
     column = page.locator(".st-key-ex_split [data-testid='stColumn']").first.bounding_box()
     assert canvas["x"] + canvas["width"] <= column["x"] + column["width"] + 0.5, "the painter overflows"
     explorer.tab("Overview")
+    assert page.evaluate(_OVERFLOW_JS) == [], "the page is wider than the window"
 
 
 @pytest.mark.parametrize("width", [1280, 800])
 def test_figures_fit_their_columns(chromium_browser, app_url, save_screenshot, width: int):
-    """At 1280 px the columns sit side by side, at 800 px they stack; 1280 px also in presentation mode."""
+    """At 1280 px the columns sit side by side, at 800 px they stack; both also in presentation mode."""
     context = chromium_browser.new_context(viewport={"width": width, "height": 800})
     try:
         page = context.new_page()
@@ -475,18 +488,17 @@ def test_figures_fit_their_columns(chromium_browser, app_url, save_screenshot, w
         check_figures_fit(explorer)
         save_screenshot(page, f"explorer-{width}")  # what a user sees first, at 800 px high
         explorer.shot(save_screenshot, f"{width}-whole-page")
-        if width == 1280:
-            page.locator(".st-key-presentation label").click()
-            wait_until(
-                page,
-                lambda: page.evaluate(_FONT_JS),
-                lambda size: size == PRESENTATION_THEME.font_size,
-                "the overview in the presentation theme",
-            )
-            explorer.idle()
-            check_figures_fit(explorer)
-            save_screenshot(page, "explorer-presentation")
-            explorer.shot(save_screenshot, "presentation-whole-page")
+        page.locator(".st-key-presentation label").click()
+        wait_until(
+            page,
+            lambda: page.evaluate(_FONT_JS),
+            lambda size: size == PRESENTATION_THEME.font_size,
+            "the overview in the presentation theme",
+        )
+        explorer.idle()
+        check_figures_fit(explorer)
+        save_screenshot(page, f"explorer-{width}-presentation")
+        explorer.shot(save_screenshot, f"{width}-presentation-whole-page")
         explorer.assert_no_errors()
     finally:
         context.close()
