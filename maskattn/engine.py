@@ -26,6 +26,7 @@ from .plan import LayerMask, MaskPlan
 from .progress import Progress, report
 from .replay import LayerInput, LayerStack, find_layer_stack, layer_input_recorder, recording
 from .results import Prediction, RunResult, all_finite, check_finite, with_effect
+from .words import Span, spans_from_word_ids, word_labels
 
 BASELINE_CACHE_SIZE = 8
 # One chunk of a batch of plans holds about this many floats (1 GiB of float32) of attention scores, kept
@@ -170,6 +171,23 @@ class MaskedModel:
             text = self.tokenizer.decode([token_id])
             labels.append(text.strip() or token if not token.startswith("##") else token)
         return tokens, labels
+
+    def words(self, text: str, max_tokens: int | None = None) -> tuple[tuple[Span, ...], list[str]] | None:
+        """Return ``(spans, labels)``: the words of ``text`` as a run tokenises it (``maskattn.words``).
+
+        None when the tokenizer cannot map tokens to words (only the fast, Rust-backed ones can).
+        """
+        self.tokenize(text, max_tokens)  # the same checks and errors as a run
+        limit = self.token_limit(max_tokens)
+        kwargs = {"add_special_tokens": True, "truncation": True, "max_length": limit}
+        try:
+            encoding = self.tokenizer(text, return_offsets_mapping=True, **kwargs)
+            word_ids = encoding.word_ids()
+        except (NotImplementedError, ValueError, AttributeError):  # a slow tokenizer
+            return None
+        spans = spans_from_word_ids(word_ids)
+        _, labels = self.token_strings(torch.tensor(encoding["input_ids"]))
+        return spans, word_labels(labels, spans, text, encoding["offset_mapping"])
 
     def _inputs(self, text: str, max_tokens: int | None) -> _Inputs:
         input_ids, dropped = self.tokenize(text, max_tokens)

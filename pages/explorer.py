@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import streamlit as st
 
@@ -14,7 +16,7 @@ from ui.i18n import current_language, language_switch
 from ui.instruments_tab import head_type_overlay, heads_and_edges_tab
 from ui.lessons import LANGUAGES, Language, tr
 from ui.markdown import code, escape
-from ui.models import active_model, run_cached
+from ui.models import active_model, run_cached, words_of
 from ui.page_state import EXPLORER_KEY, ExplorerState, query_param_changes
 from ui.painter import grid_painter
 from ui.painter_codec import fixed_grid
@@ -27,6 +29,7 @@ from ui.share import (
     to_query_params,
 )
 from ui.theme import (
+    CONTRAST_FROM_TOKENS,
     EXPLORER_CSS,
     explorer_css_sizes,
     figure_theme,
@@ -34,9 +37,11 @@ from ui.theme import (
     painter_ramp,
     painter_scale,
     pair_layout,
+    weights_top,
 )
 from ui.widgets import preset_params
 from ui.width_probe import column_width
+from ui.word_view import painted_tokens, word_view
 from ui.words import attention_words, figure_words, head_words
 
 EXAMPLES = [
@@ -47,7 +52,7 @@ EXAMPLES = [
     "The trophy does not fit in the suitcase because it is too big.",
 ]
 # The widget values this page keeps when people leave it and come back (ui.frame).
-KEEPS = ("ex_text", "ex_scope", "ex_preset", "ex_gate_value", "ex_stack", "ex_tab", "ex_view")
+KEEPS = ("ex_text", "ex_scope", "ex_preset", "ex_gate_value", "ex_stack", "ex_tab", "ex_view", "ex_contrast")
 # The labels are ``explorer.tab.<id>`` in the language.
 TABS = ("overview", "compare", "effect", "plan", "heads")
 VIEWS = ("masked", "unmasked", "side", "difference")  # of the focused head, in "Before / after"
@@ -159,6 +164,11 @@ def on_token_paint(after: np.ndarray) -> None:
     ctx = st.session_state["ex_paint_ctx"]
     if not ctx["targets"]:
         return  # a scope with no heads in it: the warning says so, and the painter snaps back
+    view = ctx.get("words")
+    if view is not None:  # the painter showed words: a paint there stands for token cells
+        if after.shape != view.painted.shape:
+            return  # a grid of before the view changed
+        after = painted_tokens(view, ctx["painted"].numpy(), ctx["rule"], ctx["model"], after)
     plan = editing.apply_paint(
         shown_plan(), focus=ctx["focus"], before=ctx["painted"], after=after, targets=ctx["targets"]
     )
@@ -266,8 +276,44 @@ def focus_controls(layers: int, heads: int, lang: Language) -> tuple[int, int]:
     return layer, head
 
 
-def token_painter(shown: stacks.Shown, focus, painted, locked, by_model, lang: Language) -> None:
-    """Draw the focused head's painter: ``painted`` here, ``locked`` by other rules, ``by_model`` (T, T)."""
+def contrast_toggle(tokens: int, lang: Language) -> bool:
+    """Draw the colour-scale toggle; return whether the focused head is coloured to its largest weight.
+
+    On by itself for long texts, until the user sets it.
+    """
+    if not st.session_state.get("ex_contrast_chosen"):
+        st.session_state["ex_contrast"] = tokens > CONTRAST_FROM_TOKENS
+    return st.toggle(
+        tr("explorer.contrast", lang),
+        key="ex_contrast",
+        help=tr("explorer.contrast.help", lang),
+        on_change=lambda: st.session_state.update(ex_contrast_chosen=True),
+    )
+
+
+def compare_caption(top: float, lang: Language) -> str:
+    if top == 1.0:
+        return tr("explorer.compare.caption", lang)
+    return tr("explorer.compare.caption_top", lang, top=f"{top:.2g}")
+
+
+def words_toggle(model, text: str, lang: Language):
+    """Draw the words toggle; return the text's ``(spans, labels)`` if the painter shows words, else None."""
+    words = words_of(model.name, text)
+    on = st.toggle(
+        tr("explorer.words", lang),
+        key="ex_words",
+        disabled=words is None,
+        help=tr("explorer.words.help" if words is not None else "explorer.words.unavailable", lang),
+    )
+    return words if on and words is not None else None
+
+
+def token_painter(
+    shown: stacks.Shown, focus, painted, locked, by_model, top: float, words, contrast: bool, lang: Language
+) -> None:
+    """Draw the focused head's painter: ``painted`` here, ``locked`` by other rules, ``by_model`` (T, T);
+    colours from 0 to ``top``; grouped into ``words`` (spans, labels) when given."""
     layer, head = focus
     layers = shown.attentions.shape[0]
     try:
@@ -275,16 +321,42 @@ def token_painter(shown: stacks.Shown, focus, painted, locked, by_model, lang: L
     except ValueError:  # "chosen heads" with none chosen
         st.warning(tr("explorer.no_chosen", lang))
         targets = []
-    st.session_state["ex_paint_ctx"] = {"focus": focus, "painted": painted, "targets": targets}
     weights = shown.attentions[layer, head].numpy()
+    rule, model = locked.numpy(), by_model.numpy()
+    view = None if words is None else word_view(*words, weights, painted.numpy(), rule, model)
+    ctx = {
+        "focus": focus,
+        "painted": painted,
+        "targets": targets,
+        "words": view,
+        "rule": rule,
+        "model": model,
+    }
+    st.session_state["ex_paint_ctx"] = ctx
+    if view is None:
+        grid = {
+            "row_labels": shown.query_labels,
+            "col_labels": shown.key_labels,
+            "blocked": painted.numpy(),
+            "values": weights,  # on the heatmaps' scale, so both views of a head agree
+            "values_max": top,
+            "fixed": fixed_grid(rule, model, tuple(painted.shape)),
+            "words": attention_words(lang),
+        }
+    else:
+        grid = {
+            "row_labels": view.labels,
+            "col_labels": view.labels,
+            "blocked": view.painted,
+            "values": view.values,  # a word's weights add up: the scale is the words' own
+            "values_max": weights_top([view.values], contrast),
+            "fixed": view.fixed,
+            "marked": view.partial,
+            "words": dataclasses.replace(attention_words(lang), marked=tr("painter.partial", lang)),
+        }
     grid_painter(
         key="ex_token_painter",
-        row_labels=shown.query_labels,
-        col_labels=shown.key_labels,
-        blocked=painted.numpy(),
-        values=weights,  # the fixed 0–1 scale of the heatmaps, so both views of a head agree
-        fixed=fixed_grid(locked.numpy(), by_model.numpy(), tuple(painted.shape)),
-        words=attention_words(lang),
+        **grid,
         on_change=on_token_paint,
         ramp=painter_ramp(),
         on_undo=undo,  # one history: the painter's ↶ Undo is the plan's
@@ -381,7 +453,9 @@ def overview_tab(shown: stacks.Shown, focus, width: int, lang: Language, model, 
     st.caption(tr("explorer.overview.caption", lang))
 
 
-def compare_tab(shown: stacks.Shown, unmasked: stacks.Shown, focus, blocked: dict, width: int, lang) -> None:
+def compare_tab(
+    shown: stacks.Shown, unmasked: stacks.Shown, focus, blocked: dict, top: float, width: int, lang
+) -> None:
     """Draw the focused head before and after masking, ``width`` px wide at most.
 
     ``blocked`` holds the focused head's ``(T, T)`` bool cells: ``painted`` here, by a ``rule``, by the
@@ -411,7 +485,7 @@ def compare_tab(shown: stacks.Shown, unmasked: stacks.Shown, focus, blocked: dic
     size = {"theme": theme, "words": words, **rows}
     if view == "side":
         pair_width, side_by_side = pair_layout(theme, width)
-        pair = {**size, "max_width": pair_width, "zmax": 1.0}
+        pair = {**size, "max_width": pair_width, "zmax": top}
         unmasked_fig = fig.focus_figure(
             before, labels, title=tr("explorer.fig.unmasked", lang), **model_only, **pair
         )
@@ -420,20 +494,20 @@ def compare_tab(shown: stacks.Shown, unmasked: stacks.Shown, focus, blocked: dic
         left, right = st.columns(2, gap="small") if side_by_side else (st.container(), st.container())
         left.plotly_chart(unmasked_fig, key="ex_before_fig", config=chart_config("unmasked"), width="content")
         right.plotly_chart(masked_fig, key="ex_after_fig", config=chart_config("masked"), width="content")
-        st.caption(tr("explorer.compare.caption", lang))
+        st.caption(compare_caption(top, lang))
         return
     size["max_width"] = width
     if view == "masked":
         name = tr("explorer.fig.masked", lang)
-        figure = fig.focus_figure(after, labels, title=f"{title} ({name})", zmax=1.0, **masked, **size)
+        figure = fig.focus_figure(after, labels, title=f"{title} ({name})", zmax=top, **masked, **size)
     elif view == "unmasked":
         name = tr("explorer.fig.unmasked", lang)
-        figure = fig.focus_figure(before, labels, title=f"{title} ({name})", zmax=1.0, **model_only, **size)
+        figure = fig.focus_figure(before, labels, title=f"{title} ({name})", zmax=top, **model_only, **size)
     else:
         name = tr("explorer.fig.difference", lang)
         figure = fig.difference_figure(before, after, labels, title=f"{title}: {name}", **masked, **size)
     st.plotly_chart(figure, key="ex_focus_fig", config=chart_config(f"head_{layer}_{head}"), width="content")
-    st.caption(tr("explorer.compare.caption", lang))
+    st.caption(compare_caption(top, lang))
     st.download_button(
         tr("explorer.download_figure", lang),
         lambda: figure_html(figure),  # built on click: the page carries plotly.js (~5 MB)
@@ -611,7 +685,12 @@ def main() -> None:
     left, right = st.container(key="ex_split").columns([1, 1.2], gap="medium")
     with left:
         st.subheader(tr("explorer.mask_of", lang, layer=focus[0], head=focus[1]))
-        token_painter(shown, focus, painted, locked, by_model, lang)
+        # One above the other: side by side, their labels were cut short in the painter's column.
+        contrast = contrast_toggle(result.num_tokens, lang)
+        words = words_toggle(model, text, lang)
+        heads = [stack.attentions[focus].numpy() for stack in (shown, unmasked)]
+        top = weights_top(heads, contrast)  # the focused head's colour scale, before and after alike
+        token_painter(shown, focus, painted, locked, by_model, top, words, contrast, lang)
         a, b = st.columns(2)
         a.button(
             tr("explorer.undo", lang),
@@ -636,7 +715,7 @@ def main() -> None:
         tabs = st.tabs([tab_label(t, lang) for t in TABS], key="ex_tab", on_change="rerun")
         sections = (
             lambda: overview_tab(shown, focus, width, lang, model, text),
-            lambda: compare_tab(shown, unmasked, focus, blocked, width, lang),
+            lambda: compare_tab(shown, unmasked, focus, blocked, top, width, lang),
             lambda: effect_tab(model, result, lang),
             lambda: plan_tab(model, result, lang),
             lambda: heads_and_edges_tab(model, text, result.labels, state()),

@@ -41,6 +41,22 @@ def _run_cached(name: str, text: str, plan_key: str, max_tokens: int) -> RunResu
     return get_model(name).run(text, MaskPlan.from_json(plan_key), max_tokens=max_tokens)
 
 
+def words_of(name: str, text: str) -> tuple[tuple[tuple[int, int], ...], list[str]] | None:
+    """Return the word spans and labels of ``text`` as the runs tokenise it (``MaskedModel.words``), or None.
+
+    None also for a model with more than one attention (an encoder–decoder's decoder reads other tokens).
+    """
+    return _words_cached(name, text, limits.LIMITS.max_tokens)
+
+
+@st.cache_data(show_spinner=False, max_entries=limits.LIMITS.cached_runs)
+def _words_cached(
+    name: str, text: str, max_tokens: int
+) -> tuple[tuple[tuple[int, int], ...], list[str]] | None:
+    model = get_model(name)
+    return model.words(text, max_tokens=max_tokens) if len(model.stacks) == 1 else None
+
+
 def active_model(lang: Language = "en") -> MaskedModel | None:
     """Return the model the sidebar names, or, when it cannot load, say why and return the last one that did.
 

@@ -12,8 +12,13 @@
 // (data.external_undo, e.g. the Explorer's plan history), ↶ Undo and Ctrl+Z only send an "undo" trigger,
 // enabled while data.can_undo says there is something to undo, and the page answers with the grid to show.
 
-const MIN_CELL = 8;
+const MIN_CELL = 8; // the smallest cell a short grid gets (a longer one scrolls, or is zoomed to fit)
 const MAX_CELL = 36;
+// Long grids (long texts): by default the cells shrink to this to fit the width, so the whole mask shows;
+// − / + step through ZOOM_STEPS (CSS px per cell) and the grid scrolls inside a bounded viewport.
+const MIN_FIT_CELL = 1;
+const ZOOM_STEPS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 36];
+const MAX_CANVAS_PX = 8192; // a zoomed canvas stays drawable (and cheap) in every browser
 const MAX_ROW_LABEL_PX = 120;
 const MAX_COL_LABEL_PX = 96;
 const UNDO_DEPTH = 64;
@@ -78,11 +83,14 @@ function createState(root) {
     root,
     canvas: root.querySelector("canvas"),
     scroll: root.querySelector(".gp-scroll"),
+    space: root.querySelector(".gp-space"),
     tip: root.querySelector(".gp-tip"),
     hint: root.querySelector(".gp-hint"),
     count: root.querySelector(".gp-count"),
     legend: root.querySelector(".gp-legend"),
     toolButtons: root.querySelectorAll("[data-tool]"),
+    zoomBox: root.querySelector(".gp-zoom"),
+    zoomButtons: root.querySelectorAll("[data-zoom]"),
     undoButton: root.querySelector(".gp-undo"),
     rows: 0,
     cols: 0,
@@ -96,6 +104,8 @@ function createState(root) {
     colLabels: [],
     words: {},
     cellPx: null,
+    zoom: null, // null: fit the width (long grids) or the default size; else the user's cell size in CSS px
+    long: false, // the grid does not fit the width at MIN_CELL: zoom controls show
     pickable: false,
     rev: 0, // newest gesture counter sent to Python
     awaitingReply: false, // a gesture went out and Python's answer to it has not come back yet
@@ -139,6 +149,7 @@ function applyData(s, data) {
   s.rowLabels = (data.row_labels || []).map(String);
   s.colLabels = (data.col_labels || []).map(String);
   s.values = decodeValues(data.values, rows * cols);
+  s.valuesMax = Number(data.values_max) > 0 ? Number(data.values_max) : 1; // the ramp's top, in real units
   // The page may ask for another ramp (presentation mode): the same one its figures use.
   const ramp = Array.isArray(data.ramp) && data.ramp.length >= 2 ? data.ramp : BLUES;
   if (s.ramp !== JSON.stringify(ramp)) {
@@ -172,6 +183,7 @@ function applyData(s, data) {
     s.drag = null;
     s.hover = null;
     s.history = [];
+    s.zoom = null; // a new text starts fitted
     s.bits = incoming ? bitsToArray(incoming) : new Uint8Array(rows * cols);
     s.rev = Math.max(s.rev, ack);
   } else if (incoming && !s.drag && ack >= s.rev) {
@@ -224,8 +236,13 @@ function relayout(s) {
     );
   // 3: the grid's 2 px frame and its 1 px outline on the right, so the last column is never cut.
   const maxCell = Math.round(MAX_CELL * s.scale);
+  const side = Math.max(1, s.rows, s.cols);
+  const fitted = (left) => Math.floor((avail - left - 3) / Math.max(1, s.cols));
+  // A grid that fits at MIN_CELL keeps its old sizes; a longer one shrinks to fit unless the user zoomed.
+  s.long = !s.cellPx && fitted(leftFor(labelFont(s, MIN_CELL))) < MIN_CELL;
+  const zoomed = s.long && s.zoom ? clamp(s.zoom, MIN_FIT_CELL, maxZoom(s)) : null;
   const fit = (left) =>
-    s.cellPx || clamp(Math.floor((avail - left - 3) / Math.max(1, s.cols)), MIN_CELL, maxCell);
+    s.cellPx || zoomed || clamp(fitted(left), s.long ? MIN_FIT_CELL : MIN_CELL, maxCell);
   // The label font follows the cell size and the left margin follows the font: settle in two passes, then
   // keep that font and shrink the cell if the final margin no longer leaves room.
   let cell = maxCell;
@@ -233,6 +250,8 @@ function relayout(s) {
   const font = labelFont(s, cell);
   const left = leftFor(font);
   cell = Math.min(cell, fit(left));
+  if (s.long && !zoomed) cell = Math.max(cell, MIN_FIT_CELL);
+  if (side * cell > MAX_CANVAS_PX) cell = Math.max(1, Math.floor(MAX_CANVAS_PX / side));
   const colWidest = widest(s.colLabels, font.css);
   // Short column labels (head numbers) read better level; tokens stand up.
   const upright = colWidest > cell - 4;
@@ -242,6 +261,8 @@ function relayout(s) {
   s.layout = {
     cell,
     font,
+    // Cells smaller than the font label every k-th token (the tooltip names each one).
+    labelStep: Math.max(1, Math.ceil((font.px + 1) / cell)),
     upright,
     left,
     top: gridTop,
@@ -251,12 +272,24 @@ function relayout(s) {
   const { width, height } = s.layout;
   // Where the grid sits inside the canvas (CSS px), for tests and for debugging in the inspector.
   s.root.dataset.cell = String(cell);
+  s.root.dataset.zoom = s.long ? (zoomed ? String(zoomed) : "fit") : "";
   s.root.dataset.gridLeft = String(left);
   s.root.dataset.gridTop = String(gridTop);
-  s.canvas.style.width = `${width}px`;
-  s.canvas.style.height = `${height}px`;
-  s.canvas.width = Math.round(width * s.dpr);
-  s.canvas.height = Math.round(height * s.dpr);
+  // The grid scrolls inside .gp-scroll (about a window high at most, never 2000 px down the page) over a
+  // spacer of its full size; the canvas is only as large as what shows, stays put (sticky) and draws the
+  // cells in sight, with the labels pinned to its left and top edges.
+  s.scroll.style.maxHeight = s.long ? `${Math.max(320, Math.round(window.innerHeight * 0.8))}px` : "";
+  s.space.style.width = `${width}px`;
+  s.space.style.height = `${height}px`;
+  const view = {
+    width: Math.min(width, s.scroll.clientWidth || width),
+    height: Math.min(height, s.scroll.clientHeight || height),
+  };
+  s.layout.view = view;
+  s.canvas.style.width = `${view.width}px`;
+  s.canvas.style.height = `${view.height}px`;
+  s.canvas.width = Math.round(view.width * s.dpr);
+  s.canvas.height = Math.round(view.height * s.dpr);
   if (!s.resizeObserver && typeof ResizeObserver !== "undefined") {
     let lastWidth = s.root.clientWidth;
     s.resizeObserver = new ResizeObserver(() => {
@@ -267,6 +300,7 @@ function relayout(s) {
     });
     s.resizeObserver.observe(s.root);
   }
+  syncChrome(s); // the zoom controls follow the layout
   draw(s);
 }
 
@@ -292,30 +326,52 @@ function truncate(ctx, text, maxWidth) {
   return text.slice(0, lo) + "…";
 }
 
+// What of the grid is in sight: the canvas position of cell (0, 0)'s corner and the visible cell ranges.
+function visible(s) {
+  const L = s.layout;
+  const { cell, left, top, view } = L;
+  const x0 = left - s.scroll.scrollLeft; // canvas x of column 0's left edge
+  const y0 = top - s.scroll.scrollTop;
+  const c0 = clamp(Math.floor((left - x0) / cell), 0, s.cols);
+  const r0 = clamp(Math.floor((top - y0) / cell), 0, s.rows);
+  const c1 = clamp(Math.ceil((view.width - x0) / cell), c0, s.cols);
+  const r1 = clamp(Math.ceil((view.height - y0) / cell), r0, s.rows);
+  return { x0, y0, c0, c1, r0, r1 };
+}
+
 function draw(s) {
   const L = s.layout;
   if (!L) return;
   const ctx = s.canvas.getContext("2d");
-  const { cell, left, top } = L;
-  const { rows, cols, bits } = s;
+  const { cell, left, top, view } = L;
+  const { cols, bits } = s;
   ctx.setTransform(s.dpr, 0, 0, s.dpr, 0, 0);
-  ctx.clearRect(0, 0, L.width, L.height);
+  ctx.clearRect(0, 0, view.width, view.height);
+  const seen = visible(s);
+  const { x0, y0, c0, c1, r0, r1 } = seen;
+
+  // Everything of the grid is clipped to its area, right of the row labels and below the column labels.
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left - 1, top - 1, view.width - left + 1, view.height - top + 1);
+  ctx.clip();
 
   // Cells: the value colour underneath, so a painted cell still shows what it covers. Each layer is an
   // image with one pixel per cell, scaled up without smoothing: one drawImage instead of R*C fillRects.
-  const gw = cols * cell;
-  const gh = rows * cell;
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(valueImage(s), left, top, gw, gh);
+  if (c1 > c0 && r1 > r0) {
+    const [w, h] = [c1 - c0, r1 - r0];
+    ctx.drawImage(valueImage(s), c0, r0, w, h, x0 + c0 * cell, y0 + r0 * cell, w * cell, h * cell);
+  }
   if (cell >= 10) {
     ctx.beginPath();
-    for (let r = 1; r < rows; r++) {
-      ctx.moveTo(left, top + r * cell + 0.5);
-      ctx.lineTo(left + cols * cell, top + r * cell + 0.5);
+    for (let r = Math.max(1, r0); r < r1; r++) {
+      ctx.moveTo(x0 + c0 * cell, y0 + r * cell + 0.5);
+      ctx.lineTo(x0 + c1 * cell, y0 + r * cell + 0.5);
     }
-    for (let c = 1; c < cols; c++) {
-      ctx.moveTo(left + c * cell + 0.5, top);
-      ctx.lineTo(left + c * cell + 0.5, top + rows * cell);
+    for (let c = Math.max(1, c0); c < c1; c++) {
+      ctx.moveTo(x0 + c * cell + 0.5, y0 + r0 * cell);
+      ctx.lineTo(x0 + c * cell + 0.5, y0 + r1 * cell);
     }
     ctx.strokeStyle = "rgba(0, 0, 0, 0.07)";
     ctx.lineWidth = 1;
@@ -324,11 +380,11 @@ function draw(s) {
 
   // Painted cells: a grey veil and one set of diagonal stripes over them, so painted regions read as one
   // hatched shape rather than as low values.
-  drawBlocked(s, ctx, left, top, "painted", (i) => s.bits[i] && !(s.fixed && s.fixed[i]));
+  drawBlocked(s, ctx, seen, "painted", (i) => s.bits[i] && !(s.fixed && s.fixed[i]));
   if (s.fixed) {
     for (const [code, kind] of Object.entries(FIXED_KINDS)) {
       const value = Number(code);
-      drawBlocked(s, ctx, left, top, kind, (i) => s.fixed[i] === value);
+      drawBlocked(s, ctx, seen, kind, (i) => s.fixed[i] === value);
     }
   }
 
@@ -336,21 +392,23 @@ function draw(s) {
     ctx.strokeStyle = MARK_COLOUR;
     ctx.lineWidth = cell >= 16 ? 3 : 2;
     const inset = ctx.lineWidth / 2 + 0.5;
-    for (let i = 0; i < rows * cols; i++) {
-      if (!s.marked[i]) continue;
-      const x = left + (i % cols) * cell;
-      const y = top + Math.floor(i / cols) * cell;
-      ctx.strokeRect(x + inset, y + inset, cell - 2 * inset, cell - 2 * inset);
+    for (let r = r0; r < r1; r++) {
+      for (let c = c0; c < c1; c++) {
+        if (!s.marked[r * cols + c]) continue;
+        const x = x0 + c * cell;
+        const y = y0 + r * cell;
+        ctx.strokeRect(x + inset, y + inset, cell - 2 * inset, cell - 2 * inset);
+      }
     }
   }
 
   ctx.strokeStyle = "rgba(0, 0, 0, 0.35)";
   ctx.lineWidth = 1;
-  ctx.strokeRect(left - 0.5, top - 0.5, cols * cell + 1, rows * cell + 1);
+  ctx.strokeRect(x0 - 0.5, y0 - 0.5, s.cols * cell + 1, s.rows * cell + 1);
 
   if (s.focus) {
-    const x = left + s.focus.c * cell;
-    const y = top + s.focus.r * cell;
+    const x = x0 + s.focus.c * cell;
+    const y = y0 + s.focus.r * cell;
     ctx.lineWidth = 3;
     ctx.strokeStyle = FOCUS_COLOUR;
     ctx.strokeRect(x - 1.5, y - 1.5, cell + 3, cell + 3);
@@ -366,7 +424,7 @@ function draw(s) {
     ctx.setLineDash([4, 3]);
     ctx.lineWidth = 2;
     ctx.strokeStyle = d.paint ? "#1c1c24" : "#1971c2";
-    ctx.strokeRect(left + c0 * cell + 1, top + r0 * cell + 1, (c1 - c0 + 1) * cell - 2, (r1 - r0 + 1) * cell - 2);
+    ctx.strokeRect(x0 + c0 * cell + 1, y0 + r0 * cell + 1, (c1 - c0 + 1) * cell - 2, (r1 - r0 + 1) * cell - 2);
     ctx.setLineDash([]);
   }
 
@@ -374,10 +432,11 @@ function draw(s) {
   if (h && h.kind === "cell" && !d) {
     ctx.lineWidth = 2;
     ctx.strokeStyle = HOVER_COLOUR;
-    ctx.strokeRect(left + h.c * cell + 1, top + h.r * cell + 1, cell - 2, cell - 2);
+    ctx.strokeRect(x0 + h.c * cell + 1, y0 + h.r * cell + 1, cell - 2, cell - 2);
   }
+  ctx.restore();
 
-  drawLabels(s, ctx);
+  drawLabels(s, ctx, seen);
   s.root.dataset.blocked = arrayToBits(bits);
 }
 
@@ -432,57 +491,68 @@ function hatchPattern(ctx, spacing, dpr, width, style) {
   return ctx.createPattern(tile, "repeat");
 }
 
-function stripedVeil(s, W, H, kind) {
-  // The kind's veil with its stripes over the whole grid, rebuilt only when the size changes.
-  const cell = s.layout.cell;
-  const key = `${W}x${H}|${cell}|${s.dpr}`;
+function stripedVeil(s, seen, kind) {
+  // The kind's veil with its stripes over the cells in sight (device pixels), rebuilt when they move. The
+  // stripes' phase follows the grid, so they stay put on their cells while the grid scrolls.
+  const { cell } = s.layout;
+  const { dpr } = s;
+  const W = Math.round((seen.c1 - seen.c0) * cell * dpr);
+  const H = Math.round((seen.r1 - seen.r0) * cell * dpr);
+  const key = `${W}x${H}|${cell}|${dpr}|${seen.c0},${seen.r0}`;
   s.veils = s.veils || {};
   const cached = s.veils[kind];
   if (cached && cached.key === key) return cached.canvas;
   const veil = cached ? cached.canvas : document.createElement("canvas");
-  veil.width = W;
-  veil.height = H;
+  veil.width = Math.max(1, W);
+  veil.height = Math.max(1, H);
   const ctx = veil.getContext("2d");
   const style = BLOCK_STYLES[kind];
   ctx.fillStyle = style.veil;
   ctx.fillRect(0, 0, W, H);
-  ctx.fillStyle = hatchPattern(ctx, clamp(Math.round(cell / 3), 4, 8), s.dpr, cell >= 16 ? 1.25 : 1, style);
+  const spacing = clamp(Math.round(cell / 3), 4, 8);
+  const pattern = hatchPattern(ctx, spacing, dpr, cell >= 16 ? 1.25 : 1, style);
+  const size = Math.max(2, Math.round(spacing * dpr));
+  const shift = (k) => -((((k * cell * dpr) % size) + size) % size);
+  if (pattern.setTransform) pattern.setTransform(new DOMMatrix([1, 0, 0, 1, shift(seen.c0), shift(seen.r0)]));
+  ctx.fillStyle = pattern;
   ctx.fillRect(0, 0, W, H);
   s.veils[kind] = { key, canvas: veil };
   return veil;
 }
 
-function drawBlocked(s, ctx, left, top, kind, isBlocked) {
-  // Blocked cells of one kind as rectangles blitted from its striped veil, which lies over the whole grid,
-  // so stripes run on across neighbouring cells. A run of cells in a row is one rectangle, and the same run
-  // in the rows below extends it (a blocked key column is one blit). No compositing modes: in software
-  // rendering those cost tens of ms per frame at 128 tokens.
-  const { rows, cols, dpr } = s;
+function drawBlocked(s, ctx, seen, kind, isBlocked) {
+  // Blocked cells of one kind as rectangles blitted from its striped veil, which lies over the cells in
+  // sight, so stripes run on across neighbouring cells. A run of cells in a row is one rectangle, and the
+  // same run in the rows below extends it (a blocked key column is one blit). No compositing modes: in
+  // software rendering those cost tens of ms per frame at 128 tokens.
+  const { cols, dpr } = s;
   const cell = s.layout.cell;
-  const veil = stripedVeil(s, Math.round(cols * cell * dpr), Math.round(rows * cell * dpr), kind);
+  const { x0, y0 } = seen;
+  if (seen.c1 <= seen.c0 || seen.r1 <= seen.r0) return;
+  const veil = stripedVeil(s, seen, kind);
   const unit = cell * dpr;
   const blit = (c0, c1, r0, r1) =>
     ctx.drawImage(
       veil,
-      c0 * unit,
-      r0 * unit,
+      (c0 - seen.c0) * unit,
+      (r0 - seen.r0) * unit,
       (c1 - c0) * unit,
       (r1 - r0) * unit,
-      left + c0 * cell,
-      top + r0 * cell,
+      x0 + c0 * cell,
+      y0 + r0 * cell,
       (c1 - c0) * cell,
       (r1 - r0) * cell,
     );
   let open = new Map(); // run c0 * 65536 + c1 -> first row it appeared in, for runs still growing downwards
-  for (let r = 0; r <= rows; r++) {
+  for (let r = seen.r0; r <= seen.r1; r++) {
     const next = new Map();
-    for (let c = 0; r < rows && c < cols; ) {
+    for (let c = seen.c0; r < seen.r1 && c < seen.c1; ) {
       if (!isBlocked(r * cols + c)) {
         c++;
         continue;
       }
       let end = c;
-      while (end < cols && isBlocked(r * cols + end)) end++;
+      while (end < seen.c1 && isBlocked(r * cols + end)) end++;
       const run = c * 65536 + end;
       next.set(run, open.has(run) ? open.get(run) : r);
       c = end;
@@ -495,9 +565,10 @@ function drawBlocked(s, ctx, left, top, kind, isBlocked) {
   }
 }
 
-function drawLabels(s, ctx) {
+function drawLabels(s, ctx, seen) {
   const L = s.layout;
-  const { cell, left, top, font } = L;
+  const { cell, left, top, font, view } = L;
+  const { x0, y0 } = seen;
   const h = s.hover;
   const hotRow = h && (h.kind === "cell" || h.kind === "row") ? h.r : -1;
   const hotCol = h && (h.kind === "cell" || h.kind === "col") ? h.c : -1;
@@ -505,14 +576,20 @@ function drawLabels(s, ctx) {
   const focusCol = s.focus ? s.focus.c : -1;
   const labelFill = (hot) => (hot ? HOVER_BAND : null);
 
+  const step = L.labelStep;
   ctx.textBaseline = "middle";
-  for (let r = 0; r < s.rows; r++) {
-    const y = top + r * cell;
+  ctx.save(); // row labels: left of the grid, below the column labels, following the grid's scroll
+  ctx.beginPath();
+  ctx.rect(0, top, left, view.height - top);
+  ctx.clip();
+  for (let r = seen.r0; r < seen.r1; r++) {
+    const y = y0 + r * cell;
     const fill = labelFill(r === hotRow);
     if (fill) {
       ctx.fillStyle = fill;
       ctx.fillRect(0, y, left - 2, cell);
     }
+    if (r % step) continue;
     const full = rowFullyPainted(s, r);
     ctx.font = (r === hotRow || r === focusRow ? "600 " : "") + font.css;
     ctx.fillStyle = full ? s.mutedColour : s.textColour;
@@ -521,13 +598,19 @@ function drawLabels(s, ctx) {
     ctx.fillText(text, left - 5, y + cell / 2 + 0.5);
     if (full) strike(ctx, left - 5, y + cell / 2, ctx.measureText(text).width, "right");
   }
-  for (let c = 0; c < s.cols; c++) {
-    const x = left + c * cell;
+  ctx.restore();
+  ctx.save(); // column labels: above the grid, right of the row labels
+  ctx.beginPath();
+  ctx.rect(left, 0, view.width - left, top);
+  ctx.clip();
+  for (let c = seen.c0; c < seen.c1; c++) {
+    const x = x0 + c * cell;
     const fill = labelFill(c === hotCol);
     if (fill) {
       ctx.fillStyle = fill;
       ctx.fillRect(x, 0, cell, top - 2);
     }
+    if (c % step) continue;
     const full = colFullyPainted(s, c);
     ctx.font = (c === hotCol || c === focusCol ? "600 " : "") + font.css;
     ctx.fillStyle = full ? s.mutedColour : s.textColour;
@@ -547,6 +630,7 @@ function drawLabels(s, ctx) {
       if (full) strike(ctx, x + cell / 2 - width / 2, top - 5 - font.px / 2, width, "left");
     }
   }
+  ctx.restore();
 
   // Corner: which axis is which ("key →" over "query ↓").
   ctx.font = `${Math.max(9, font.px - 1)}px ${s.fontFamily}`;
@@ -624,6 +708,15 @@ function syncChrome(s) {
     button.setAttribute("aria-pressed", String(button.dataset.tool === s.tool));
   }
   s.undoButton.disabled = s.externalUndo ? !s.canUndo : s.history.length === 0;
+  if (s.zoomBox) {
+    s.zoomBox.hidden = !s.long;
+    const cell = s.layout ? s.layout.cell : 0;
+    for (const button of s.zoomButtons) {
+      const way = button.dataset.zoom;
+      button.disabled =
+        way === "fit" ? s.zoom === null : way === "in" ? cell >= maxZoom(s) : cell <= MIN_FIT_CELL;
+    }
+  }
   root.classList.toggle("gp-picking", s.tool === "pick");
 }
 
@@ -640,7 +733,7 @@ function renderLegend(s) {
   };
   const w = s.words;
   if (s.values) {
-    item("gp-swatch-scale", "0 → 1");
+    item("gp-swatch-scale", `0 → ${s.valuesMax === 1 ? "1" : s.valuesMax.toPrecision(2)}`);
     items[items.length - 1].firstChild.style.background = s.rampCss || "";
   }
   item("gp-swatch-painted", w.painted_legend || w.painted || "painted");
@@ -654,6 +747,10 @@ function renderLegend(s) {
   for (const button of s.toolButtons) {
     const text = button.dataset.tool === "pick" ? w.focus_tool || "◎ Focus" : w.paint_tool || "✎ Paint";
     button.textContent = text;
+  }
+  for (const button of s.zoomButtons) {
+    if (button.dataset.zoom === "fit") button.textContent = w.zoom_fit || "Fit";
+    button.title = w.zoom_help || "Zoom: − and + change the cell size, Fit shows the whole grid";
   }
   s.undoButton.textContent = w.undo || "↶ Undo";
   s.undoButton.title = w.undo_help || "Undo the last change (Ctrl+Z)";
@@ -692,6 +789,34 @@ function undo(s) {
   draw(s);
 }
 
+// ---------------------------------------------------------------------------------------------- zoom
+
+function maxZoom(s) {
+  const side = Math.max(1, s.rows, s.cols);
+  return Math.max(MIN_FIT_CELL, Math.min(Math.round(MAX_CELL * s.scale), Math.floor(MAX_CANVAS_PX / side)));
+}
+
+function zoom(s, way) {
+  // Steps through ZOOM_STEPS from the current cell size, keeping the grid point at the viewport's centre.
+  if (!s.long || !s.layout || s.drag) return;
+  const { cell, left, top } = s.layout;
+  const view = s.scroll;
+  const centre = {
+    c: (view.scrollLeft + view.clientWidth / 2 - left) / cell,
+    r: (view.scrollTop + view.clientHeight / 2 - top) / cell,
+  };
+  if (way === "fit") s.zoom = null;
+  else if (way === "in") s.zoom = ZOOM_STEPS.find((px) => px > cell) ?? maxZoom(s);
+  else s.zoom = [...ZOOM_STEPS].reverse().find((px) => px < cell) ?? MIN_FIT_CELL;
+  if (s.zoom !== null) s.zoom = clamp(s.zoom, MIN_FIT_CELL, maxZoom(s));
+  hideTip(s);
+  relayout(s);
+  const L = s.layout;
+  view.scrollLeft = Math.max(0, L.left + centre.c * L.cell - view.clientWidth / 2);
+  view.scrollTop = Math.max(0, L.top + centre.r * L.cell - view.clientHeight / 2);
+  syncChrome(s);
+}
+
 // ---------------------------------------------------------------------------------------------- input
 
 function locate(s, event) {
@@ -703,14 +828,15 @@ function hitTest(s, x, y, clampToGrid = false) {
   const L = s.layout;
   if (!L) return null;
   const { cell, left, top } = L;
-  let c = Math.floor((x - left) / cell);
-  let r = Math.floor((y - top) / cell);
+  const { x0, y0 } = visible(s);
+  let c = Math.floor((x - x0) / cell);
+  let r = Math.floor((y - y0) / cell);
   if (clampToGrid) return { kind: "cell", r: clamp(r, 0, s.rows - 1), c: clamp(c, 0, s.cols - 1) };
   const inRows = r >= 0 && r < s.rows;
   const inCols = c >= 0 && c < s.cols;
-  if (inRows && inCols) return { kind: "cell", r, c };
-  if (inRows && x >= 0 && x < left) return { kind: "row", r };
-  if (inCols && y >= 0 && y < top) return { kind: "col", c };
+  if (inRows && inCols && x >= left && y >= top) return { kind: "cell", r, c };
+  if (inRows && x >= 0 && x < left && y >= top) return { kind: "row", r };
+  if (inCols && y >= 0 && y < top && x >= left) return { kind: "col", c };
   return null;
 }
 
@@ -802,8 +928,8 @@ function moveGesture(s, event) {
     d.c1 = hit.c;
     applyRect(s);
   } else if (d.kind === "row" || d.kind === "col") {
-    const L = s.layout;
-    const along = d.kind === "row" ? Math.floor((y - L.top) / L.cell) : Math.floor((x - L.left) / L.cell);
+    const { x0, y0 } = visible(s);
+    const along = d.kind === "row" ? Math.floor((y - y0) / s.layout.cell) : Math.floor((x - x0) / s.layout.cell);
     const index = clamp(along, 0, (d.kind === "row" ? s.rows : s.cols) - 1);
     const [lo, hi] = [Math.min(index, d.last), Math.max(index, d.last)];
     for (let k = lo; k <= hi; k++) setLine(s, { kind: d.kind, index: k }, d.paint);
@@ -865,7 +991,7 @@ function tipText(s, hit) {
   }
   const i = hit.r * s.cols + hit.c;
   let text = `${rowName(hit.r)} ${w.link || "→"} ${colName(hit.c)}`;
-  if (s.values) text += `: ${s.values[i].toFixed(3)}`;
+  if (s.values) text += `: ${(s.values[i] * s.valuesMax).toFixed(3)}`;
   const flags = [];
   const kind = s.fixed && FIXED_KINDS[s.fixed[i]];
   if (kind) flags.push(w[kind] || kind);
@@ -907,10 +1033,18 @@ function bindHandlers(s) {
     scheduleDraw(s);
   };
   canvas.oncontextmenu = (e) => e.preventDefault();
+  s.scroll.onscroll = () => {
+    hideTip(s);
+    scheduleDraw(s);
+  };
   root.onkeydown = (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") {
       e.preventDefault();
       undo(s);
+    } else if (!e.ctrlKey && !e.metaKey && !e.altKey && (e.key === "+" || e.key === "=" || e.key === "-")) {
+      if (!s.long) return;
+      e.preventDefault();
+      zoom(s, e.key === "-" ? "out" : "in");
     } else if (e.key === "Escape" && s.drag) {
       e.preventDefault();
       s.bits = s.drag.base;
@@ -921,6 +1055,7 @@ function bindHandlers(s) {
     }
   };
   s.undoButton.onclick = () => undo(s);
+  for (const button of s.zoomButtons) button.onclick = () => zoom(s, button.dataset.zoom);
   for (const button of s.toolButtons) {
     button.onclick = () => {
       s.tool = button.dataset.tool;

@@ -48,10 +48,15 @@ _HTML = """
     <button type="button" data-tool="paint" hidden>✎ Paint</button>
     <button type="button" data-tool="pick" hidden>◎ Focus</button>
     <button type="button" class="gp-undo" disabled>↶ Undo</button>
+    <span class="gp-zoom" hidden
+      ><button type="button" data-zoom="out">−</button
+      ><button type="button" data-zoom="fit">Fit</button
+      ><button type="button" data-zoom="in">+</button
+    ></span>
     <span class="gp-count"></span>
     <span class="gp-legend"></span>
   </div>
-  <div class="gp-scroll"><canvas class="gp-canvas"></canvas></div>
+  <div class="gp-scroll"><div class="gp-space"><canvas class="gp-canvas"></canvas></div></div>
   <div class="gp-tip" hidden></div>
   <div class="gp-hint"></div>
 </div>
@@ -94,6 +99,7 @@ def grid_painter(
     can_undo: bool = False,
     fixed: np.ndarray | None = None,
     scale: float = 1.0,
+    values_max: float = 1.0,
 ) -> np.ndarray:
     """Return the (R, C) bool grid of painted ("blocked") cells the painter shows after this run.
 
@@ -123,6 +129,7 @@ def grid_painter(
     fixed: optional (R, C) ints, cells blocked by something else (``painter_codec.fixed_grid``: 1 a rule of
         the plan, 2 the model's own mask): drawn as blocked in their own tint, counted, never painted.
     scale: 1 to 2, enlarges labels and toolbar (presentation mode).
+    values_max: the value at the top of the ramp (``values`` lie in [0, values_max]); the legend says it.
     Inside ``st.form`` the focus click does nothing (Streamlit refuses trigger values in forms).
     """
     payload = painter_payload(
@@ -138,6 +145,7 @@ def grid_painter(
         ramp=ramp,
         fixed=fixed,
         scale=scale,
+        values_max=values_max,
     )
     rows, cols = int(payload["rows"]), int(payload["cols"])
     memo = st.session_state.setdefault(_memo_key(key), {"ack_rev": 0, "pending": None})

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -57,6 +58,8 @@ class PainterWords:
     undo_help: str = "Undo the last change (Ctrl+Z)"
     paint_tool: str = "✎ Paint"
     focus_tool: str = "◎ Focus"
+    zoom_fit: str = "Fit"
+    zoom_help: str = "Zoom (long texts): − and + change the cell size (keys - and +), Fit shows it all"
     toggle_row: str = "click to toggle the row"
     toggle_col: str = "click to toggle the column"
     hint: str = (
@@ -210,12 +213,14 @@ def painter_payload(
     ramp: Sequence[Sequence[int]] | None = None,
     fixed: np.ndarray | None = None,
     scale: float = 1.0,
+    values_max: float = 1.0,
 ) -> dict[str, object]:
     """Return the JSON-ready ``data`` dict the painter's JavaScript draws from, after checking every input.
 
     ``fixed`` (R, C) integers: 0 free, ``FIXED_RULE`` blocked by a rule, ``FIXED_MODEL`` blocked by the
     model; such cells are drawn as blocked and cannot be painted. ``scale`` (1 to 2) enlarges the labels
-    and the toolbar (presentation mode).
+    and the toolbar (presentation mode). ``values`` lie in [0, ``values_max``], the top of the colour ramp
+    (a long text's weights are all small: the page may scale them to the largest one).
 
     ``ack_rev`` is the newest gesture counter Python has taken in; the browser ignores the grid in ``data``
     while it has sent a newer gesture, so a slow rerun cannot paint over a stroke the user just made.
@@ -235,6 +240,8 @@ def painter_payload(
     fixed_grid = _check_grid("fixed", fixed, shape)
     if fixed_grid is not None and not np.isin(fixed_grid, (0, FIXED_RULE, FIXED_MODEL)).all():
         raise ValueError(f"fixed must hold only 0, {FIXED_RULE} (rule) and {FIXED_MODEL} (model)")
+    if not (isinstance(values_max, int | float) and math.isfinite(values_max) and values_max > 0):
+        raise ValueError(f"values_max must be a finite number > 0; got {values_max!r}")
     if not (isinstance(scale, int | float) and 1.0 <= scale <= 2.0):
         raise ValueError(f"scale must be a number in [1, 2]; got {scale!r}")
     if cell_px is not None:
@@ -247,7 +254,8 @@ def painter_payload(
         "row_labels": row_names,
         "col_labels": col_names,
         "blocked": encode_grid(grid),
-        "values": None if value_grid is None else encode_values(value_grid),
+        "values": None if value_grid is None else encode_values(value_grid / values_max),
+        "values_max": float(values_max),
         "marked": None if marked_grid is None else encode_grid(marked_grid),
         "focus": None if focus_cell is None else list(focus_cell),
         "words": asdict(words),

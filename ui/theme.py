@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.colors
 import streamlit as st
 
@@ -44,6 +45,20 @@ def painter_ramp() -> list[list[int]]:
     """Return the painter's colour ramp for the current mode: the figures' weight scale, gamma included."""
     stops = weights_colorscale(figure_theme())  # [[weight, "rgb(r, g, b)"], ...] evenly spaced in weight
     return [[round(c) for c in plotly.colors.unlabel_rgb(colour)] for _, colour in stops]
+
+
+# Above this many tokens the Explorer colours a head to its largest weight unless told otherwise: spread
+# over a long text every weight is small, and on the fixed 0–1 scale the head is a blank square.
+CONTRAST_FROM_TOKENS = 64
+
+
+def weights_top(grids, contrast: bool) -> float:
+    """Return the top of the weight colour scale: 1, or with ``contrast`` the largest finite weight shown."""
+    if not contrast:
+        return 1.0
+    finite = [g[np.isfinite(g)] for g in (np.asarray(grid, dtype=np.float64) for grid in grids)]
+    largest = max((float(f.max()) for f in finite if f.size), default=1.0)
+    return min(1.0, max(largest, 1e-6))
 
 
 def painter_scale() -> float:

@@ -322,3 +322,29 @@ def test_a_causal_models_own_mask_is_shown_as_blocked_by_the_model(app, tmp_path
     z = heatmap_values(veil)
     above = np.triu(np.ones(z.shape, dtype=bool), 1)
     assert np.array_equal(np.isfinite(z), above)  # every cell above the diagonal, and only those
+
+
+def _head_heatmap(at):
+    figure = plotly_figure(at, "ex_focus_fig")
+    return next(t for t in figure.data if t.type == "heatmap")
+
+
+def test_a_long_text_colours_the_head_to_its_largest_weight_until_the_user_says_otherwise(app):
+    # Issue 15, item 4: over 256 tokens every weight is small and on the 0–1 scale the head was blank.
+    at = open_tab(no_exceptions(app.run()), "Before / after")
+    assert at.toggle(key="ex_contrast").value is False  # 13 tokens: the fixed scale
+    assert _head_heatmap(at).zmax == 1.0
+    long_text = " ".join(f"word{i} and the river {i}." for i in range(30))
+    at.text_area(key="ex_text").input(long_text).run()
+    no_exceptions(at)
+    assert at.toggle(key="ex_contrast").value is True
+    heat = _head_heatmap(at)
+    weights = heatmap_values(heat)
+    assert weights.shape[0] > 64
+    assert heat.zmax == pytest.approx(float(np.nanmax(weights)), rel=1e-6) and heat.zmax < 0.9
+    assert f"to {heat.zmax:.2g} (dark)" in caption_text(at)
+    at.toggle(key="ex_contrast").set_value(False).run()
+    assert _head_heatmap(no_exceptions(at)).zmax == 1.0
+    at.text_area(key="ex_text").input(long_text + " Once more.").run()
+    assert at.toggle(key="ex_contrast").value is False, "the user's choice stands"
+    assert _head_heatmap(no_exceptions(at)).zmax == 1.0

@@ -92,6 +92,36 @@ class PainterDriver:
         """Return the page coordinates of cell (row, col)'s centre, once the layout holds still."""
         return self.point(self.geometry().cell_offset(row, col))
 
+    @property
+    def zoom(self) -> str:
+        """Return ``""`` for a grid that fits, ``"fit"`` for a long one shrunk to fit, else its cell size."""
+        return self.root.get_attribute("data-zoom") or ""
+
+    def press_zoom(self, way: str) -> None:
+        """Press the painter's zoom button ``way`` ("in", "out" or "fit")."""
+        self.root.locator(f"[data-zoom='{way}']").click(timeout=self.timeout_ms)
+
+    def show_cell(self, row: int, col: int) -> dict[str, float]:
+        """Scroll a zoomed grid's viewport (and the page) so cell (row, col) is in sight; return its offset.
+
+        The viewport is at most about a window high, so once it is on screen, centring the cell inside it
+        puts the cell on screen too.
+        """
+        offset = self.geometry().cell_offset(row, col)  # where the cell lies on the unscrolled grid
+        scrolled = self.root.evaluate(
+            """(root, [x, y]) => {
+              const view = root.querySelector('.gp-scroll');
+              view.scrollIntoView({ block: 'center' });
+              view.scrollLeft = x - view.clientWidth / 2;
+              view.scrollTop = y - view.clientHeight / 2;
+              return [view.scrollLeft, view.scrollTop];
+            }""",
+            [offset["x"], offset["y"]],
+        )
+        self.geometry()  # the page has moved: wait until it holds still again
+        # The canvas stays in sight while the grid scrolls under it, so the cell is that much up and left.
+        return {"x": offset["x"] - scrolled[0], "y": offset["y"] - scrolled[1]}
+
     # -- gestures
 
     def _click(self, offset: dict[str, float], modifier: str | None) -> None:
@@ -100,6 +130,16 @@ class PainterDriver:
         )
 
     def click_cell(self, row: int, col: int, modifier: str | None = None) -> None:
+        if self.zoom and self.zoom != "fit":
+            # A zoomed-in grid scrolls inside its viewport: click where the cell is on screen now.
+            x, y = self.point(self.show_cell(row, col))
+            keyboard = self.page.keyboard
+            if modifier:
+                keyboard.down(modifier)
+            self.page.mouse.click(x, y)
+            if modifier:
+                keyboard.up(modifier)
+            return
         self._click(self.geometry().cell_offset(row, col), modifier)
 
     def click_row_label(self, row: int) -> None:

@@ -1,7 +1,8 @@
 """A tiny Streamlit app that mounts the grid painter and prints what Python decoded, for the browser tests.
 
 Pick a scene with the query string: ``?demo=tokens`` (default, 6 tokens; "Longer text" makes it 8),
-``?demo=heads`` (6 layers x 12 heads, focus tool), ``?demo=big`` (128 tokens) or ``?demo=locked`` (key 0 is
+``?demo=heads`` (6 layers x 12 heads, focus tool), ``?demo=big`` (128 tokens), ``?demo=long`` (256 tokens,
+zoomed to fit) or ``?demo=locked`` (key 0 is
 blocked by a "preset" and cannot be unblocked); and how edits are taken: ``&flow=callback`` (default,
 ``on_change`` stores them) or ``&flow=return`` (the return value is fed back). The decoded grid is printed
 as lines of 0/1 under ``.st-key-harness_grid`` and a status line (shape, on_change calls, focused cell, script
@@ -19,8 +20,8 @@ LAYERS, HEADS = 6, 12
 
 def demo_tokens(scene: str, longer: bool) -> list[str]:
     """Return the token labels of a scene."""
-    if scene == "big":
-        return [f"t{i}" if i % 5 else f"word{i}" for i in range(128)]
+    if scene in ("big", "long"):
+        return [f"t{i}" if i % 5 else f"word{i}" for i in range(128 if scene == "big" else 256)]
     return LONG_TOKENS if longer else SHORT_TOKENS
 
 

@@ -528,3 +528,73 @@ def test_browser_back_walks_the_plan_history(explorer: Explorer):
     page.go_forward()  # Forward brings the edit back
     explorer.wait_heatmap_blocked(first)
     explorer.assert_no_errors()
+
+
+# Longer than the 256 tokens the app takes for the bundled model: the server cuts it there.
+LONG_TEXT = " ".join(
+    f"Sentence {i} says that the quick brown fox jumps over the lazy dog near river {i}." for i in range(24)
+)
+
+
+def test_a_256_token_text_fits_then_zooms_and_paints(page, app_url, save_screenshot):
+    # Issue 15, item 4: at 256 tokens the painter was 2088 px tall with 8 px cells and a sideways scroll.
+    explorer = Explorer(page, app_url, LONG_TEXT)
+    explorer.tab("Before / after")
+    driver = explorer.driver
+    rows, cols = explorer.shape
+    assert rows == cols == 256
+    assert driver.zoom == "fit"
+    canvas = explorer.canvas.bounding_box()
+    column = page.locator(".st-key-ex_split [data-testid='stColumn']").first.bounding_box()
+    assert canvas["x"] + canvas["width"] <= column["x"] + column["width"] + 0.5, "the painter overflows"
+    assert canvas["height"] < 800, "the whole mask shows at once"
+    unmasked = explorer.wait_heatmap_blocked(np.zeros((rows, cols), dtype=bool))["weights"]
+    explorer.shot(save_screenshot, "256-fit")
+
+    while float(explorer.painter.get_attribute("data-cell")) < 12:
+        driver.press_zoom("in")
+    view = page.locator(".st-key-ex_token_painter .gp-scroll")
+    full, shown = view.evaluate("(v) => [v.scrollHeight, v.clientHeight]")
+    assert full > 2 * shown, "zoomed in, the grid scrolls inside the painter"
+    # Far down the text: query 230 may no longer attend to key 3, and query 3 to key 230.
+    blocked = np.zeros((rows, cols), dtype=bool)
+    for cell in [(230, 3), (3, 230)]:
+        explorer.click_cell(*cell)
+        blocked[cell] = True
+        explorer.wait_painted(blocked)
+    shown = explorer.wait_heatmap_blocked(blocked)
+    # Layer 0's input is the embedding, so its head 0 is the unmasked weights renormalised over what is left.
+    np.testing.assert_allclose(shown["weights"], renormalised(unmasked, blocked), atol=ATOL, equal_nan=True)
+    allow = explorer.link_plan().compile(LAYERS, HEADS, rows)[0].allow  # (H, T, T) of layer 0
+    assert np.array_equal(~allow[0].numpy(), blocked)
+    save_screenshot(page, "explorer-256-zoomed")
+    driver.press_zoom("fit")
+    wait_until(page, lambda: driver.zoom, lambda zoom: zoom == "fit", "the painter to fit again")
+    explorer.wait_painted(blocked)  # zooming changes the view, never the plan
+    explorer.assert_no_errors()
+
+
+def test_painting_a_word_pair_blocks_every_token_pair_in_it(page, app_url, save_screenshot):
+    # Issue 15, item 4: an option groups tokens into words. "international ##ization" is one word here.
+    explorer = Explorer(page, app_url, "The internationalization of cats.")
+    explorer.tab("Before / after")
+    tokens = 8  # [CLS] the international ##ization of cats . [SEP]
+    assert explorer.shape == (tokens, tokens)
+    unmasked = explorer.wait_heatmap_blocked(np.zeros((tokens, tokens), dtype=bool))["weights"]
+    page.locator(".st-key-ex_words label").click()
+    wait_until(page, lambda: explorer.shape, lambda shape: shape == (7, 7), "the painter to show 7 words")
+    explorer.click_cell(4, 2)  # query word "cats" -> key word "internationalization"
+    blocked = np.zeros((tokens, tokens), dtype=bool)
+    blocked[5, 2:4] = True  # the two token pairs it stands for
+    shown = explorer.wait_heatmap_blocked(blocked)  # the figures stay per token
+    np.testing.assert_allclose(shown["weights"], renormalised(unmasked, blocked), atol=ATOL, equal_nan=True)
+    allow = explorer.link_plan().compile(LAYERS, HEADS, tokens)[0].allow  # (H, T, T) of layer 0
+    assert np.array_equal(~allow[0].numpy(), blocked)
+    words = np.zeros((7, 7), dtype=bool)
+    words[4, 2] = True
+    explorer.wait_painted(words)
+    save_screenshot(page, "explorer-words")
+    page.locator(".st-key-ex_words label").click()  # back to tokens: the same cells, one by one
+    wait_until(page, lambda: explorer.shape, lambda shape: shape == (tokens, tokens), "the token painter")
+    explorer.wait_painted(blocked)
+    explorer.assert_no_errors()

@@ -27,11 +27,20 @@ NAV_TITLES = [p.title for p in PAGES]
 
 
 @pytest.fixture
-def fresh_server(tmp_path):
-    """Return a server started for this test alone, so the test's request is the server's first."""
-    process, url = server.start(REPO_ROOT / "app.py", tmp_path / "streamlit.log", 120.0)
+def fresh_server(tmp_path, request):
+    """Return a server started for this test alone, so the test's request is the server's first.
+
+    A failing test prints the end of the server's log: an exception on the page shows only our frames, the
+    log has Streamlit's too (a "dictionary changed size during iteration" inside ``st.number_input`` once
+    failed this test on a loaded machine, and its log was gone).
+    """
+    log = tmp_path / "streamlit.log"
+    process, url = server.start(REPO_ROOT / "app.py", log, 120.0)
+    failed_before = request.session.testsfailed
     yield url
     server.stop(process)
+    if request.session.testsfailed > failed_before:  # pytest counts the failure before its teardown
+        print(f"--- the end of the server's log ({log}):\n{log.read_text(errors='replace')[-6000:]}")
 
 
 def assert_whole_app(page, heading: str) -> None:

@@ -90,6 +90,14 @@ class Painter:
         text = self.page.locator(f".st-key-{container}").inner_text()
         return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
+    def wait_for_meta(self, part: str) -> None:
+        """Wait until the harness's status line holds ``part`` (e.g. "changes=1")."""
+        self.page.wait_for_function(
+            "(part) => (document.querySelector('.st-key-harness_meta') || {}).innerText?.includes(part)",
+            arg=part,
+            timeout=UPDATE_TIMEOUT_MS,
+        )
+
     def wait_for_grid(self, expected: np.ndarray) -> None:
         """Wait until Python printed ``expected`` and the component shows it too; fail showing both."""
         want = {"text": _lines(expected), "bits": _bits(expected)}
@@ -266,8 +274,9 @@ def test_a_refused_edit_snaps_back_in_the_same_run(page, harness_url, save_scree
     painter.wait_for_grid(locked)
 
     painter.drag(painter.cell(2, 0), painter.cell(2, 3))  # starts on a locked cell: an erase stroke
+    # The grid ends as it began, so waiting for it proves nothing: wait for the callback's run first.
+    painter.wait_for_meta("changes=1")
     painter.wait_for_grid(locked)
-    assert "changes=1" in painter.harness_text("harness_meta")
 
     painter.drag(painter.cell(4, 0), painter.cell(4, n - 1))  # erase stroke again, row 4
     painter.click(painter.cell(0, 0))  # (0, 0) is free: it paints
@@ -343,8 +352,11 @@ def test_head_grid_focus_click_does_not_paint(page, harness_url, save_screenshot
 def test_128_tokens_paint_and_stay_legible(page, harness_url, save_screenshot) -> None:
     painter = Painter(page, harness_url, "big")
     assert painter.shape == (128, 128)
+    # 128 cells of 8 px do not fit the harness's centred column: the grid is shrunk to fit it.
+    assert painter.driver.zoom == "fit"
     cell = float(painter.root.get_attribute("data-cell"))
-    assert 8 <= cell <= 36
+    assert 1 <= cell < 8
+    assert_fits_its_column(painter)
     expected = np.zeros((128, 128), dtype=bool)
     painter.wait_for_grid(expected)
     painter.drag(painter.cell(5, 2), painter.cell(5, 30))
@@ -354,6 +366,61 @@ def test_128_tokens_paint_and_stay_legible(page, harness_url, save_screenshot) -
     expected[10:41, 10:21] = True
     painter.wait_for_grid(expected)
     save_screenshot(page, "painter_128")
+
+
+ZOOM_STEPS = 10  # painter.js's ZOOM_STEPS: at most this many presses from the smallest cell to the largest
+
+
+def assert_fits_its_column(painter: Painter) -> None:
+    canvas, root = painter.canvas.bounding_box(), painter.root.bounding_box()
+    assert canvas["x"] + canvas["width"] <= root["x"] + root["width"] + 0.5, (canvas, root)
+
+
+def test_256_tokens_fit_then_zoom_scroll_and_paint(page, harness_url, save_screenshot) -> None:
+    # Issue 15, item 4: at 256 tokens the painter grew to 2088 px, with 8 px cells and a sideways scroll.
+    painter = Painter(page, harness_url, "long")
+    driver = painter.driver
+    assert painter.shape == (256, 256)
+    expected = np.zeros((256, 256), dtype=bool)
+    painter.wait_for_grid(expected)
+    assert driver.zoom == "fit"
+    assert_fits_its_column(painter)
+    fitted = float(painter.root.get_attribute("data-cell"))
+    assert painter.canvas.bounding_box()["height"] < 900, "the whole grid shows at once"
+    save_screenshot(page, "painter_256_fit")
+
+    # Fitted, cells are small but a shift-drag rectangle paints exactly its cells.
+    painter.drag(painter.cell(3, 0), painter.cell(5, 40), shift=True)
+    expected[3:6, 0:41] = True
+    painter.wait_for_grid(expected)
+
+    # Zoom in to cells a finger can hit; the grid then scrolls inside a viewport about a window high.
+    for _ in range(ZOOM_STEPS):
+        if float(painter.root.get_attribute("data-cell")) >= 12:
+            break
+        driver.press_zoom("in")
+    cell = float(painter.root.get_attribute("data-cell"))
+    assert cell >= 12 > fitted and driver.zoom == str(int(cell))
+    view = painter.root.locator(".gp-scroll").bounding_box()
+    assert view["height"] <= 0.8 * page.viewport_size["height"] + 1
+    full, shown = painter.root.locator(".gp-scroll").evaluate("(v) => [v.scrollHeight, v.clientHeight]")
+    assert full > 2 * shown, "zoomed in, the grid scrolls"
+    assert painter.canvas.bounding_box()["height"] <= view["height"], "the canvas draws only what shows"
+    driver.click_cell(200, 230)  # far down and to the right: scrolled into view, then clicked
+    expected[200, 230] = True
+    painter.wait_for_grid(expected)
+    driver.click_cell(201, 17)
+    expected[201, 17] = True
+    painter.wait_for_grid(expected)
+    save_screenshot(page, "painter_256_zoomed")
+
+    driver.press_zoom("fit")
+    page.wait_for_function(
+        "(root) => root.dataset.zoom === 'fit'", arg=painter.root.element_handle(), timeout=UPDATE_TIMEOUT_MS
+    )
+    assert float(painter.root.get_attribute("data-cell")) == fitted
+    painter.wait_for_grid(expected)  # zooming changes the view, never the grid
+    assert not painter.errors
 
 
 def test_canvas_is_sharp_on_high_dpi_screens(chromium_browser, harness_url) -> None:

@@ -348,3 +348,21 @@ def test_chinese_painter_words_leave_no_english_on_the_toolbar():
     for words in (attention_words("zh"), head_words("zh")):
         for name in ("count", "undo", "painted", "painted_legend", "rule", "model", "hint"):
             assert any("\u4e00" <= ch <= "\u9fff" for ch in getattr(words, name)), name
+
+
+def test_values_travel_as_fractions_of_values_max_and_the_top_rides_along():
+    # A long text's weights are all small: the page scales the ramp to the largest one (Issue 15, item 4).
+    values = np.array([[0.02, 0.01], [0.005, 0.0]])
+    payload = painter_payload(
+        row_labels=["a", "b"], col_labels=["a", "b"], blocked=np.zeros((2, 2), bool), values=values,
+        values_max=0.02,
+    )  # fmt: skip
+    assert payload["values_max"] == 0.02
+    shown = decode_values(payload["values"], 2, 2)
+    np.testing.assert_allclose(shown * 0.02, values, atol=0.02 / 65535)
+    assert shown[0, 0] == 1.0  # the largest weight is the top of the ramp
+    for bad in (0.0, -1.0, float("nan"), float("inf"), "1"):
+        with pytest.raises(ValueError, match="values_max"):
+            painter_payload(
+                row_labels=["a"], col_labels=["a"], blocked=np.zeros((1, 1), bool), values_max=bad
+            )

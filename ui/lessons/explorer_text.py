@@ -45,6 +45,11 @@ EXPLORER_STRINGS: dict[str, dict[str, str]] = {
     "painter.undo_help": {"en": "Undo the last change (Ctrl+Z)", "zh": "撤销上一次修改（Ctrl+Z）"},
     "painter.paint_tool": {"en": "✎ Paint", "zh": "✎ 涂色"},
     "painter.focus_tool": {"en": "◎ Focus", "zh": "◎ 聚焦"},
+    "painter.zoom_fit": {"en": "Fit", "zh": "适应宽度"},
+    "painter.zoom_help": {
+        "en": "Zoom (long texts): − and + change the cell size (keys - and +), Fit shows it all",
+        "zh": "缩放（长文本）：− 和 + 改变格子大小（按键 - 和 +），“适应宽度”显示整个网格",
+    },
     "painter.toggle_row": {"en": "click to toggle the row", "zh": "点击切换整行"},
     "painter.toggle_col": {"en": "click to toggle the column", "zh": "点击切换整列"},
     "painter.heads.row": {"en": "layer", "zh": "层"},
@@ -205,6 +210,37 @@ EXPLORER_STRINGS: dict[str, dict[str, str]] = {
         "blocked, in the painter's colours.",
         "zh": "颜色：权重从 0（浅）到 1（深），与绘制网格的色标相同；"
         "带斜纹的格子被屏蔽，颜色与绘制网格一致。",
+    },
+    "explorer.compare.caption_top": {
+        "en": "Colour: weight from 0 (light) to {top} (dark), this head's largest weight before or after "
+        "masking, the same scale as the painter's; striped cells are blocked, in the painter's colours.",
+        "zh": "颜色：权重从 0（浅）到 {top}（深），即这个头在加掩码前后的最大权重，与绘制网格的色标相同；"
+        "带斜纹的格子被屏蔽，颜色与绘制网格一致。",
+    },
+    "explorer.words": {"en": "Group tokens into words", "zh": "把词元合并成词"},
+    "explorer.words.help": {
+        "en": 'The painter shows one row and one column per word instead of per token ("international '
+        '##ization" is one word). Painting a word pair blocks every token pair in it; an orange outline '
+        "marks a word pair that is only partly blocked. The figures stay per token.",
+        "zh": "绘制网格每个词一行一列，而不是每个词元一行一列（“international ##ization”是一个词）。"
+        "涂一个词对会屏蔽其中所有的词元对；橙色边框表示该词对只被部分屏蔽。图仍按词元显示。",
+    },
+    "explorer.words.unavailable": {
+        "en": "This model's tokenizer cannot say which tokens make a word (only fast tokenizers can), or the "
+        "model has more than one attention.",
+        "zh": "这个模型的分词器无法说明哪些词元组成一个词（只有 fast 分词器可以），"
+        "或者模型有不止一种注意力。",
+    },
+    "painter.partial": {"en": "partly blocked", "zh": "部分屏蔽"},
+    "explorer.contrast": {"en": "Colour to the largest weight", "zh": "按最大权重着色"},
+    "explorer.contrast.help": {
+        "en": "Over a long text attention spreads thin: every weight is small and on the fixed 0–1 scale the "
+        "head looks blank. On, the painter and this head's figures colour from 0 to the head's largest "
+        "weight, before or after masking (the legend and the colour bar say it). On by itself above 64 "
+        "tokens.",
+        "zh": "文本很长时注意力被摊薄：每个权重都很小，在固定的 0–1 色标上这个头几乎一片空白。"
+        "打开后，绘制网格和这个头的图按 0 到该头（加掩码前后）的最大权重着色（图例和色条会标明）。"
+        "超过 64 个词元时自动打开。",
     },
     "explorer.download_figure": {"en": "Download this figure (HTML)", "zh": "下载这张图（HTML）"},
     "explorer.effect.cosine": {
