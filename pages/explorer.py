@@ -52,7 +52,10 @@ EXAMPLES = [
     "The trophy does not fit in the suitcase because it is too big.",
 ]
 # The widget values this page keeps when people leave it and come back (ui.frame).
-KEEPS = ("ex_text", "ex_scope", "ex_preset", "ex_gate_value", "ex_stack", "ex_tab", "ex_view", "ex_contrast")
+KEEPS = (
+    "ex_text", "ex_scope", "ex_preset", "ex_gate_value", "ex_stack", "ex_tab", "ex_view",
+    "ex_contrast", "ex_words",
+)  # fmt: skip
 # The labels are ``explorer.tab.<id>`` in the language.
 TABS = ("overview", "compare", "effect", "plan", "heads")
 VIEWS = ("masked", "unmasked", "side", "difference")  # of the focused head, in "Before / after"
