@@ -26,7 +26,7 @@ from .plan import LayerMask, MaskPlan
 from .progress import Progress, report
 from .replay import LayerInput, LayerStack, find_layer_stack, layer_input_recorder, recording
 from .results import Prediction, RunResult, all_finite, check_finite, with_effect
-from .words import Span, spans_from_word_ids, word_labels
+from .words import Words, spans_from_word_ids, word_labels
 
 BASELINE_CACHE_SIZE = 8
 # One chunk of a batch of plans holds about this many floats (1 GiB of float32) of attention scores, kept
@@ -65,6 +65,25 @@ class _Baseline:
     strings: tuple[tuple[str, ...], tuple[str, ...]]  # token strings and readable labels (decoding is slow)
     decoder_labels: tuple[str, ...] | None
     finite: bool  # every attention weight is finite (checked once, when cached)
+
+
+def _check_text(text: object) -> None:
+    """Raise ValueError unless ``text`` is a non-blank string the tokenizer can take."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("the text is empty: type a sentence")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:  # a lone surrogate: the tokenizer would raise TypeError
+        raise ValueError(
+            f"the text is not valid Unicode: {err.reason} at character {err.start} ({text[err.start]!r})"
+        ) from None
+
+
+def _checked_ids(ids: list[int], text: str) -> list[int]:
+    """Return a tokenisation's ``ids``, or raise ValueError when ``text`` gave none."""
+    if not ids:
+        raise ValueError(f"the text {text[:40]!r} gives no tokens for this model")
+    return ids
 
 
 class MaskedModel:
@@ -147,20 +166,11 @@ class MaskedModel:
         A text longer than ``token_limit(max_tokens)`` loses its end (the special tokens stay); ``dropped``
         says how many tokens went.
         """
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("the text is empty: type a sentence")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as err:  # a lone surrogate: the tokenizer would raise TypeError
-            raise ValueError(
-                f"the text is not valid Unicode: {err.reason} at character {err.start} ({text[err.start]!r})"
-            ) from None
+        _check_text(text)
         limit = self.token_limit(max_tokens)
         full = self.tokenizer(text, add_special_tokens=True)["input_ids"]
         ids = self.tokenizer(text, add_special_tokens=True, truncation=True, max_length=limit)["input_ids"]
-        if not ids:
-            raise ValueError(f"the text {text[:40]!r} gives no tokens for this model")
-        return torch.tensor([ids], device=self.device), len(full) - len(ids)
+        return torch.tensor([_checked_ids(ids, text)], device=self.device), len(full) - len(ids)
 
     def token_strings(self, ids: torch.Tensor) -> tuple[list[str], list[str]]:
         """Return the model's token strings and readable labels of ``ids (T,)``."""
@@ -172,21 +182,22 @@ class MaskedModel:
             labels.append(text.strip() or token if not token.startswith("##") else token)
         return tokens, labels
 
-    def words(self, text: str, max_tokens: int | None = None) -> tuple[tuple[Span, ...], list[str]] | None:
+    def words(self, text: str, max_tokens: int | None = None) -> Words | None:
         """Return ``(spans, labels)``: the words of ``text`` as a run tokenises it (``maskattn.words``).
 
-        None when the tokenizer cannot map tokens to words (only the fast, Rust-backed ones can).
+        None when the tokenizer cannot map tokens to words (only the fast, Rust-backed ones can). A text a
+        run refuses raises the run's ValueError.
         """
-        self.tokenize(text, max_tokens)  # the same checks and errors as a run
-        limit = self.token_limit(max_tokens)
-        kwargs = {"add_special_tokens": True, "truncation": True, "max_length": limit}
+        _check_text(text)
+        kwargs = {"add_special_tokens": True, "truncation": True, "max_length": self.token_limit(max_tokens)}
         try:
             encoding = self.tokenizer(text, return_offsets_mapping=True, **kwargs)
             word_ids = encoding.word_ids()
         except (NotImplementedError, ValueError, AttributeError):  # a slow tokenizer
+            _checked_ids(self.tokenizer(text, **kwargs)["input_ids"], text)
             return None
         spans = spans_from_word_ids(word_ids)
-        _, labels = self.token_strings(torch.tensor(encoding["input_ids"]))
+        _, labels = self.token_strings(torch.tensor(_checked_ids(encoding["input_ids"], text)))
         return spans, word_labels(labels, spans, text, encoding["offset_mapping"])
 
     def _inputs(self, text: str, max_tokens: int | None) -> _Inputs:
@@ -672,7 +683,7 @@ class MaskedModel:
                     default = self.anatomy.default.name
                     compiled = [self._compile(plans[i], inputs)[default] for i in chunk]
                     masks = _stack_masks(compiled, [means[i] for i in chunk], L, H)
-                    call = self._call_state({self.anatomy.default.name: masks}, first)
+                    call = self._call_state({default: masks}, first)
                     call.keep_weights = keep_weights
                     hidden, logits = self._batched_forward(
                         inputs, baseline, first, call, len(chunk), positions, replay

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 Span = tuple[int, int]
+Words = tuple[tuple[Span, ...], list[str]]  # a text's word spans and their labels (``MaskedModel.words``)
 
 
 def spans_from_word_ids(word_ids: Sequence[int | None]) -> tuple[Span, ...]:

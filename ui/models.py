@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from maskattn import DEFAULT_MODEL_ID, MaskedModel, MaskPlan, ModelLoadError, RunResult, load_model
+from maskattn.words import Words
 from ui.lessons import Language, tr
 
 from . import limits
@@ -41,7 +42,7 @@ def _run_cached(name: str, text: str, plan_key: str, max_tokens: int) -> RunResu
     return get_model(name).run(text, MaskPlan.from_json(plan_key), max_tokens=max_tokens)
 
 
-def words_of(name: str, text: str) -> tuple[tuple[tuple[int, int], ...], list[str]] | None:
+def words_of(name: str, text: str) -> Words | None:
     """Return the word spans and labels of ``text`` as the runs tokenise it (``MaskedModel.words``), or None.
 
     None also for a model with more than one attention (an encoder–decoder's decoder reads other tokens).
@@ -50,9 +51,7 @@ def words_of(name: str, text: str) -> tuple[tuple[tuple[int, int], ...], list[st
 
 
 @st.cache_data(show_spinner=False, max_entries=limits.LIMITS.cached_runs)
-def _words_cached(
-    name: str, text: str, max_tokens: int
-) -> tuple[tuple[tuple[int, int], ...], list[str]] | None:
+def _words_cached(name: str, text: str, max_tokens: int) -> Words | None:
     model = get_model(name)
     return model.words(text, max_tokens=max_tokens) if len(model.stacks) == 1 else None
 

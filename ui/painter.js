@@ -18,7 +18,7 @@ const MAX_CELL = 36;
 // − / + step through ZOOM_STEPS (CSS px per cell) and the grid scrolls inside a bounded viewport.
 const MIN_FIT_CELL = 1;
 const ZOOM_STEPS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 36];
-const MAX_CANVAS_PX = 8192; // a zoomed canvas stays drawable (and cheap) in every browser
+const MAX_CANVAS_PX = 8192; // the grid's full size (the scroll extent, a tall grid's too) stays bounded
 const MAX_ROW_LABEL_PX = 120;
 const MAX_COL_LABEL_PX = 96;
 const UNDO_DEPTH = 64;

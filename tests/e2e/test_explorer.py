@@ -462,6 +462,14 @@ def test_an_overview_tile_focuses_its_head_and_a_preset_masks_it(explorer: Explo
     explorer.assert_no_errors()
 
 
+def assert_painter_fits(explorer: Explorer) -> dict:
+    """Check the token painter ends inside its column; return the canvas's box."""
+    canvas = explorer.canvas.bounding_box()
+    column = explorer.page.locator(".st-key-ex_split [data-testid='stColumn']").first.bounding_box()
+    assert canvas["x"] + canvas["width"] <= column["x"] + column["width"] + 0.5, "the painter overflows"
+    return canvas
+
+
 def check_figures_fit(explorer: Explorer) -> None:
     """Check that the overview, the focus heatmap and the painter fit their columns, unsqueezed."""
     page = explorer.page
@@ -471,9 +479,7 @@ def check_figures_fit(explorer: Explorer) -> None:
         # Built no wider than its column, and drawn at the size it was built (not squeezed by Streamlit).
         assert fit["built"] <= fit["column"] + 0.5, (key, fit)
         assert fit["drawn"] == fit["built"], (key, fit)
-    canvas = page.locator(".st-key-ex_token_painter canvas").bounding_box()
-    column = page.locator(".st-key-ex_split [data-testid='stColumn']").first.bounding_box()
-    assert canvas["x"] + canvas["width"] <= column["x"] + column["width"] + 0.5, "the painter overflows"
+    assert_painter_fits(explorer)
     explorer.tab("Overview")
     assert page.evaluate(_OVERFLOW_JS) == [], "the page is wider than the window"
 
@@ -544,9 +550,7 @@ def test_a_256_token_text_fits_then_zooms_and_paints(page, app_url, save_screens
     rows, cols = explorer.shape
     assert rows == cols == 256
     assert driver.zoom == "fit"
-    canvas = explorer.canvas.bounding_box()
-    column = page.locator(".st-key-ex_split [data-testid='stColumn']").first.bounding_box()
-    assert canvas["x"] + canvas["width"] <= column["x"] + column["width"] + 0.5, "the painter overflows"
+    canvas = assert_painter_fits(explorer)
     assert canvas["height"] < 800, "the whole mask shows at once"
     unmasked = explorer.wait_heatmap_blocked(np.zeros((rows, cols), dtype=bool))["weights"]
     explorer.shot(save_screenshot, "256-fit")
