@@ -1,9 +1,10 @@
 """Plotly figures for attention: an overview of every head, one head in focus, differences, teaching matrices.
 
-Pure plotly and numpy (no Streamlit, no torch): every function takes numpy arrays (anything ``np.asarray``
-accepts) and returns a ``go.Figure``. Data goes to plotly as float32 numpy arrays, which plotly 7 ships as
-compact base64 binary; Python lists would be validated element by element and float16 is written as decimal
-text (slow and 2× larger), so neither is used for bulk data.
+Pure plotly and numpy (no Streamlit, no torch; Pillow writes the overview's image): every function takes
+numpy arrays (anything ``np.asarray`` accepts) and returns a ``go.Figure``. Data goes to plotly as float32
+numpy arrays, which plotly 7 ships as compact base64 binary; Python lists would be validated element by
+element and float16 is written as decimal text (slow and 2× larger), so neither is used for bulk data. The
+overview, which nobody reads a number off (its tiles are pooled), goes as one indexed PNG: 7× smaller.
 
 Mask polarity as everywhere in maskattn: ``allow`` is boolean, True = the query may attend to the key. The
 figures draw the complement, named ``blocked``, as a veil with diagonal stripes, the painter's picture of a
@@ -15,7 +16,9 @@ Shapes: ``L`` layers, ``H`` heads, ``T`` tokens (queries down the rows, keys acr
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,11 +27,13 @@ from typing import Any, Literal
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
+from PIL import Image
 
 __all__ = [
     "BLOCK_KINDS",
     "DEFAULT_THEME",
     "EXPORT_FORMATS",
+    "OVERVIEW_LEVELS",
     "PLOTLY_CONFIG",
     "PRESENTATION_THEME",
     "FigureWords",
@@ -39,6 +44,7 @@ __all__ = [
     "focus_figure",
     "matrix_figure",
     "overview_figure",
+    "overview_palette",
     "row_sums_figure",
     "sweep_curve_figure",
     "sweep_heatmap_figure",
@@ -378,7 +384,34 @@ def weights_colorscale(theme: Theme = DEFAULT_THEME, stops: int = 33) -> list[li
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Overview: every head as one tiled heatmap
+# Overview: every head as one tiled image
+
+OVERVIEW_LEVELS = 255  # colours in the overview's palette; the PNG's entry 0 is the transparent gap
+
+
+def overview_palette(theme: Theme = DEFAULT_THEME) -> np.ndarray:
+    """Return the overview's PNG palette, (256, 3) uint8: entry 0 the gap, entry k the weight (k-1)/254.
+
+    Each colour is the weights colour scale's stops interpolated linearly in RGB, as plotly colours a
+    heatmap, so the image matches the colour bar drawn beside it.
+    """
+    stops = weights_colorscale(theme)
+    where = np.array([w for w, _ in stops])
+    rgb = np.array([plotly.colors.unlabel_rgb(c) for _, c in stops], dtype=np.float64)  # (stops, 3)
+    levels = np.linspace(0.0, 1.0, OVERVIEW_LEVELS)
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    palette[1:] = np.rint([np.interp(levels, where, rgb[:, c]) for c in range(3)]).T.astype(np.uint8)
+    return palette
+
+
+def _palette_png(indices: np.ndarray, palette: np.ndarray) -> str:
+    """Return ``indices`` (h, w) uint8 as a data URI of an indexed PNG whose entry 0 is transparent."""
+    height, width = indices.shape
+    image = Image.frombytes("P", (width, height), np.ascontiguousarray(indices, dtype=np.uint8).tobytes())
+    image.putpalette(palette.ravel().tolist())
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=0, compress_level=6)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _pool_blocks(x: np.ndarray, max_cells: int, how: str) -> np.ndarray:
@@ -447,15 +480,18 @@ def overview_figure(
 ) -> go.Figure:
     """Return a grid of every head's attention (rows = layers, columns = heads) whose tiles can be clicked.
 
-    ``attentions`` is ``(L, H, T, T)``. All heads are tiled into ONE heatmap with NaN gaps (``make_subplots``
-    with 72 panels alone costs ~240 ms). When T > ``thumb_px`` each head is pooled over square blocks
-    (``pool`` "max" keeps sharp one-token patterns visible, "mean" keeps attention mass) to at most
-    ``thumb_px`` cells per side. Heatmaps cannot be selected in plotly, so a second trace puts one large,
-    nearly invisible square marker on each tile centre with ``customdata=[layer, head]`` (plain ints), which a
-    point selection reports. ``marked`` ``(L, H)`` bool outlines heads that carry a mask
-    or a gate in the accent colour; ``focus=(layer, head)`` gets a thick dark outline. The colour scale is
-    fixed at [0, ``zmax``] so heads stay comparable across edits. ``layout.meta`` records the geometry
-    (``tile``: cells per side, ``gap``: cells between tiles, ``step``: tokens per cell).
+    ``attentions`` is ``(L, H, T, T)``. All heads are tiled into ONE image (``make_subplots`` with 72 panels
+    alone costs ~240 ms; a tiled float heatmap sent ~300 kB per edit), an indexed PNG of
+    ``OVERVIEW_LEVELS`` colours drawn cell for cell (``image-rendering: pixelated``), with transparent gaps
+    that show the gap colour. When T > ``thumb_px`` each head is pooled over square blocks (``pool`` "max"
+    keeps sharp one-token patterns visible, "mean" keeps attention mass) to at most ``thumb_px`` cells per
+    side. An invisible two-cell heatmap trace draws the colour bar. Images cannot be selected in plotly, so a
+    third trace puts one large, nearly invisible square marker on each tile centre with
+    ``customdata=[layer, head]`` (plain ints), which a point selection reports. ``marked`` ``(L, H)`` bool
+    outlines heads that carry a mask or a gate in the accent colour; ``focus=(layer, head)`` gets a thick
+    dark outline. The colour scale is fixed at [0, ``zmax``] so heads stay comparable across edits.
+    ``layout.meta`` records the geometry (``tile``: cells per side, ``gap``: cells between tiles, ``step``:
+    tokens per cell).
 
     The tile size is fixed in pixels (``theme.overview_tile_px``, smaller where the figure would be wider than
     ``max_width``), so show the figure at its own width to keep the click targets exactly on the tiles (a
@@ -526,16 +562,30 @@ def overview_figure(
     plot_w = (cols + 2 * pad) * cell_px
     plot_h = (rows + 2 * pad) * cell_px
 
-    heat = go.Heatmap(
-        z=tiled,
+    # Palette entry 1 + round(254 · weight / zmax) per cell (above zmax: the top colour), 0 in the gaps.
+    levels = np.rint(np.clip(np.nan_to_num(tiled, nan=0.0) / zmax, 0.0, 1.0) * (OVERVIEW_LEVELS - 1))
+    indices = np.where(np.isnan(tiled), 0, 1 + levels).astype(np.uint8)
+    tiles = go.Image(
+        source=_palette_png(indices, overview_palette(theme)),
+        x0=0,  # pixel (row i, column j) is centred on (j, i), as a heatmap's cells are
+        y0=0,
+        dx=1,
+        dy=1,
+        zsmooth=False,  # each cell its own block of colour, as it was drawn
+        hoverinfo="skip",  # pooled cells mean little on hover; the click targets say which head it is
+        name="tiles",
+    )
+    colour_bar = go.Heatmap(
+        z=np.array([[0.0, zmax]], dtype=np.float32),
+        x=[0, 1],
+        y=[0, 0],
         zmin=0.0,
         zmax=float(zmax),
         colorscale=weights_colorscale(theme),
         colorbar=_colorbar(theme, words.weight),
-        hoverongaps=False,
-        hoverinfo="skip",  # pooled cells mean little on hover; the click targets say which head it is
-        xgap=0,
-        ygap=0,
+        opacity=0.0,  # only its colour bar shows; the image above draws the cells
+        hoverinfo="skip",
+        name="colour bar",
     )
 
     centre = (n - 1) / 2
@@ -585,7 +635,7 @@ def overview_figure(
             )
             ring["line"]["dash"] = "dot"
             shapes.append(ring)
-    data: list[go.BaseTraceType] = [heat, targets]
+    data: list[go.BaseTraceType] = [tiles, colour_bar, targets]
     if badge_arr is not None and badge_arr.any():
         shown = np.nonzero(badge_arr != "")
         data.append(

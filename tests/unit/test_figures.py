@@ -7,7 +7,6 @@ own helpers.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 
@@ -17,6 +16,7 @@ import plotly.graph_objects as go
 import pytest
 
 from maskattn import figures as F
+from tests.figure_images import overview_indices, overview_palette, overview_png
 
 L, H = 6, 12
 
@@ -69,22 +69,55 @@ def test_overview_tiles_hold_the_pooled_heads_at_their_place(rng, t, how):
     thumb = 24
     attn = softmax_attention(rng, L, H, t)
     fig = F.overview_figure(attn, thumb_px=thumb, pool=how)
-    z = np.asarray(fig.data[0].z, dtype=np.float64)
+    cells = overview_indices(fig).astype(np.float64)
     n = math.ceil(t / math.ceil(t / thumb))
     meta = fig.layout.meta
     assert meta["tile"] == n
     gap = meta["gap"]
     assert gap >= 1
     stride = n + gap
-    assert z.shape == (L * stride - gap, H * stride - gap)
-    covered = np.zeros(z.shape, dtype=bool)
+    assert cells.shape == (L * stride - gap, H * stride - gap)
+    covered = np.zeros(cells.shape, dtype=bool)
     for lyr in range(L):
         for hd in range(H):
-            tile = z[lyr * stride : lyr * stride + n, hd * stride : hd * stride + n]
-            np.testing.assert_allclose(tile, pooled_head_reference(attn[lyr, hd], thumb, how), rtol=1e-5)
+            tile = cells[lyr * stride : lyr * stride + n, hd * stride : hd * stride + n]
+            # Entry 1 + k shows the weight k / 254: within half a level of the pooled weight.
+            weights = (tile - 1) / (F.OVERVIEW_LEVELS - 1)
+            reference = pooled_head_reference(attn[lyr, hd], thumb, how)
+            np.testing.assert_allclose(weights, reference, atol=0.5 / (F.OVERVIEW_LEVELS - 1) + 1e-6)
             covered[lyr * stride : lyr * stride + n, hd * stride : hd * stride + n] = True
-    assert np.isnan(z[~covered]).all(), "everything between tiles is a NaN gap"
-    assert fig.data[0].hoverongaps is False
+    assert (cells[~covered] == 0).all(), "everything between tiles is the transparent gap"
+    assert (cells[covered] >= 1).all()
+    (tiles,) = traces_named(fig, "tiles")
+    assert (tiles.x0, tiles.y0, tiles.dx, tiles.dy) == (0, 0, 1, 1), "cell (i, j) is centred on (j, i)"
+    assert tiles.zsmooth is False and tiles.hoverinfo == "skip"
+
+
+def test_overview_palette_is_plotlys_colour_scale_for_its_colour_bar():
+    for theme in (F.DEFAULT_THEME, F.PRESENTATION_THEME):
+        fig = F.overview_figure(np.full((1, 1, 2, 2), 0.5, dtype=np.float32), theme=theme)
+        palette = overview_palette(fig)[1 : F.OVERVIEW_LEVELS + 1].astype(int)
+        (bar,) = traces_named(fig, "colour bar")
+        scale = [list(stop) for stop in bar.colorscale]
+        # plotly's own interpolation of the colour bar's stops, at each palette entry's weight
+        levels = list(np.linspace(0.0, 1.0, F.OVERVIEW_LEVELS))
+        sampled = plotly.colors.sample_colorscale(scale, levels)
+        expected = np.array([plotly.colors.unlabel_rgb(c) for c in sampled])
+        assert np.abs(palette - expected).max() <= 1
+        assert (bar.zmin, bar.zmax, bar.opacity) == (0.0, 1.0, 0.0), "the bar is all that shows of it"
+        assert bar.colorbar.title.text == F.ENGLISH.weight
+        # A palette one level off would be caught: neighbouring levels differ by more than rounding.
+        assert np.abs(palette[8:] - expected[:-8]).max() > 1
+
+
+def test_overview_weights_above_zmax_take_the_top_colour():
+    attn = np.zeros((1, 2, 4, 4), dtype=np.float32)
+    attn[0, 0] = 0.2
+    attn[0, 1] = 0.9
+    cells = overview_indices(F.overview_figure(attn, zmax=0.4))
+    n, stride = 4, 4 + F.overview_figure(attn).layout.meta["gap"]
+    assert (cells[:n, :n] == 1 + round(0.5 * (F.OVERVIEW_LEVELS - 1))).all()  # 0.2 of 0.4: half-way
+    assert (cells[:n, stride : stride + n] == F.OVERVIEW_LEVELS).all()
 
 
 def test_overview_click_targets_sit_on_tile_centres_with_layer_head_customdata(rng):
@@ -131,7 +164,8 @@ def test_overview_outlines_marked_heads_and_the_focus(rng):
     assert shapes["focus L2 h5"].line.width > shapes["marked L2 h5"].line.width
     assert shapes["focus L2 h5"].line.color == F.DEFAULT_THEME.focus_color
     assert shapes["marked L1 h3"].line.color == F.DEFAULT_THEME.accent_color
-    hover = {tuple(cd): text for cd, text in zip(fig.data[1].customdata, fig.data[1].text, strict=True)}
+    (targets,) = traces_named(fig, "heads")
+    hover = {tuple(cd): text for cd, text in zip(targets.customdata, targets.text, strict=True)}
     assert "mask" in hover[(1, 3)] and "mask" not in hover[(0, 0)]
 
 
@@ -140,13 +174,12 @@ def test_overview_without_marks_has_no_outlines(rng):
     assert len(fig.layout.shapes) == 0
 
 
-def test_overview_sends_float32_binary_and_fits_the_budget_at_t128(rng):
+def test_overview_sends_one_small_png_at_t128(rng):
     fig = F.overview_figure(softmax_attention(rng, L, H, 128))
-    assert isinstance(fig.data[0].z, np.ndarray) and fig.data[0].z.dtype == np.float32
-    payload = fig.to_json()
-    assert len(payload) < 1_000_000
-    z_json = json.loads(payload)["data"][0]["z"]
-    assert z_json["dtype"] == "f4" and "bdata" in z_json
+    assert len(fig.to_json()) < 120_000  # the tiled float32 heatmap it replaced sent ~300 kB
+    assert overview_png(fig).format == "PNG"
+    (bar,) = traces_named(fig, "colour bar")
+    assert np.asarray(bar.z).size == 2, "the colour bar's heatmap carries no data"
 
 
 def test_overview_payload_stops_growing_once_thumbnails_saturate(rng):
@@ -445,7 +478,8 @@ def test_overview_fits_max_width_by_smaller_tiles(rng):
     fitted = F.overview_figure(attn, max_width=400)
     assert free.layout.width > 400 >= fitted.layout.width
     assert fitted.layout.margin.l == free.layout.margin.l and fitted.layout.margin.r == free.layout.margin.r
-    assert fitted.data[1].marker.size < free.data[1].marker.size  # the click targets shrink with the tiles
+    (fitted_targets,), (free_targets,) = traces_named(fitted, "heads"), traces_named(free, "heads")
+    assert fitted_targets.marker.size < free_targets.marker.size  # the click targets shrink with the tiles
 
 
 def test_row_sums_without_title_keeps_only_the_legend_room_on_top():
