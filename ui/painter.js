@@ -59,6 +59,26 @@ const ASCII = new TextDecoder("ascii");
 // 16k cells become their '0'/'1' string in well under a millisecond ('0' is 48).
 const arrayToBits = (arr) => ASCII.decode(Uint8Array.from(arr, (b) => (b ? 49 : 48)));
 
+// The inverse of painter_codec.pack_codes: n codes of `bits` (1 or 2) bits each, packed from each byte's
+// most significant bits, in base64; null if the text is not exactly that.
+function unpackCodes(b64, n, bits) {
+  if (typeof b64 !== "string") return null;
+  let bin;
+  try {
+    bin = atob(b64);
+  } catch {
+    return null;
+  }
+  const perByte = 8 / bits;
+  if (bin.length !== Math.ceil(n / perByte)) return null;
+  const mask = (1 << bits) - 1;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = (bin.charCodeAt((i / perByte) | 0) >> (8 - bits * ((i % perByte) + 1))) & mask;
+  }
+  return out;
+}
+
 function decodeValues(b64, n) {
   if (typeof b64 !== "string") return null;
   let bin;
@@ -157,11 +177,8 @@ function applyData(s, data) {
     s.lut = makeLut(ramp);
     s.rampCss = `linear-gradient(to right, ${ramp.map(([r, g, b]) => `rgb(${r}, ${g}, ${b})`).join(", ")})`;
   }
-  s.marked = typeof data.marked === "string" && data.marked.length === rows * cols ? bitsToArray(data.marked) : null;
-  s.fixed =
-    typeof data.fixed === "string" && data.fixed.length === rows * cols
-      ? Uint8Array.from(data.fixed, (ch) => ch.charCodeAt(0) - 48)
-      : null;
+  s.marked = unpackCodes(data.marked, rows * cols, 1);
+  s.fixed = unpackCodes(data.fixed, rows * cols, 2);
   const scale = Number(data.scale) >= 1 ? Math.min(2, Number(data.scale)) : 1;
   if (scale !== s.scale) {
     s.scale = scale;
@@ -175,7 +192,8 @@ function applyData(s, data) {
   s.canUndo = !!data.can_undo;
   if (s.externalUndo) s.history = [];
   if (!s.pickable) s.tool = "paint";
-  const incoming = typeof data.blocked === "string" && data.blocked.length === rows * cols ? data.blocked : null;
+  const packed = unpackCodes(data.blocked, rows * cols, 1);
+  const incoming = packed && arrayToBits(packed); // compared with, and kept as, the '0'/'1' string we send
   if (shapeChanged) {
     // New text or a new grid: whatever was being painted belongs to the old one.
     s.rows = rows;

@@ -35,7 +35,7 @@ from ui.painter_codec import (
     PainterWords,
     decode_click,
     decode_state,
-    encode_grid,
+    pack_codes,
     painter_payload,
     state_revision,
 )
@@ -158,7 +158,7 @@ def grid_painter(
         # With a callback the caller has already folded the edit into `blocked`, maybe refusing part of it.
         if painted is not None and on_change is None:
             result = painted
-    payload["blocked"] = encode_grid(result)
+    payload["blocked"] = pack_codes(result, 1, "blocked")
     payload["ack_rev"] = memo["ack_rev"]
     payload["external_undo"] = on_undo is not None
     payload["can_undo"] = on_undo is not None and bool(can_undo)

@@ -37,6 +37,12 @@ def _reference_bits(grid: np.ndarray) -> str:
     return "".join("1" if grid[i][j] else "0" for i in range(len(grid)) for j in range(len(grid[0])))
 
 
+def _reference_unpack(text: str, n: int, bits: int) -> list[int]:
+    """Read ``n`` codes of ``bits`` bits from base64, each byte's most significant bits first, bit by bit."""
+    stream = "".join(format(byte, "08b") for byte in base64.b64decode(text))
+    return [int(stream[i * bits : (i + 1) * bits], 2) for i in range(n)]
+
+
 def _random_grid(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random(shape) < 0.4
 
@@ -264,8 +270,8 @@ def test_payload_is_json_and_carries_every_input() -> None:
     decoded = json.loads(json.dumps(payload))
     assert decoded["rows"] == 3 and decoded["cols"] == 4
     assert decoded["row_labels"] == ["[CLS]", "猫", "##ing"]
-    assert decoded["blocked"] == _reference_bits(blocked)
-    assert decoded["marked"] == _reference_bits(marked)
+    assert _reference_unpack(decoded["blocked"], 12, 1) == [int(b) for b in _reference_bits(blocked)]
+    assert _reference_unpack(decoded["marked"], 12, 1) == [int(b) for b in _reference_bits(marked)]
     np.testing.assert_allclose(_reference_decode(decoded["values"]), values.ravel(), atol=0.5 / 65535)
     assert decoded["focus"] == [2, 1]
     assert decoded["words"]["row"] == "layer" and decoded["words"]["painted"] == HEAD_WORDS.painted
@@ -295,7 +301,8 @@ def test_payload_defaults_leave_optional_layers_empty() -> None:
         ({"cell_px": 2}, r"cell_px must be an integer in \[4, 64\]"),
         ({"cell_px": True}, r"cell_px must be an integer"),
         ({"blocked": np.zeros(5, dtype=bool)}, r"blocked must be 2-D"),
-        ({"blocked": np.zeros((3, 4))}, r"boolean or 0/1"),
+        ({"blocked": np.zeros((3, 4))}, r"blocked must be boolean or integer; got dtype float64"),
+        ({"blocked": np.full((3, 4), 2)}, r"blocked must hold codes 0..1; got 2..2"),
     ],
 )
 def test_payload_rejects_bad_input_naming_got_and_expected(overrides: dict, message: str) -> None:
@@ -328,18 +335,43 @@ def test_ramp_travels_checked():
             painter_payload(**base, ramp=bad)
 
 
-def test_fixed_cells_travel_as_digits_and_the_model_wins_over_a_rule():
+def test_fixed_cells_travel_as_two_bit_codes_and_the_model_wins_over_a_rule():
     rule = np.array([[True, True], [False, False]])
     model = np.array([[False, True], [False, False]])
     fixed = codec.fixed_grid(rule, model, (2, 2))
     payload = codec.painter_payload(
         row_labels=["a", "b"], col_labels=["a", "b"], blocked=np.zeros((2, 2), bool), fixed=fixed
     )
-    assert payload["fixed"] == "1200"
+    assert _reference_unpack(payload["fixed"], 4, 2) == [1, 2, 0, 0]
     with pytest.raises(ValueError, match="fixed must hold only"):
         codec.painter_payload(
             row_labels=["a"], col_labels=["a"], blocked=np.zeros((1, 1), bool), fixed=np.full((1, 1), 7)
         )
+
+
+@pytest.mark.parametrize(
+    ("bits", "shape"), [(1, (1, 1)), (1, (3, 5)), (1, (128, 128)), (2, (7, 3)), (2, (64, 65))]
+)
+def test_packed_codes_round_trip_through_an_independent_reader(bits, shape):
+    grid = np.random.default_rng(sum(shape)).integers(0, 1 << bits, size=shape)
+    packed = codec.pack_codes(grid, bits)
+    # The reader takes the first cell from the top bits: a packing from the low bits would fail here.
+    assert _reference_unpack(packed, grid.size, bits) == grid.ravel().tolist()
+    assert len(base64.b64decode(packed)) == -(-grid.size * bits // 8)  # whole bytes, the last one padded
+
+
+def test_packed_codes_are_small_and_refuse_what_they_cannot_hold():
+    assert len(codec.pack_codes(np.ones((128, 128), bool), 1)) < 2800  # 16 384 characters before
+    for bad, message in [
+        (np.full((2, 2), 2), "codes 0..1"),
+        (np.full((2, 2), -1), "codes 0..1"),
+        (np.full((2, 2), 0.5), "boolean or integer"),
+        (np.zeros(4, bool), "2-D"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            codec.pack_codes(bad, 1)
+    with pytest.raises(ValueError, match="bits must be"):
+        codec.pack_codes(np.zeros((2, 2), bool), 3)
 
 
 def test_chinese_painter_words_leave_no_english_on_the_toolbar():
