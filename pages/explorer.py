@@ -387,12 +387,12 @@ def head_painter(L: int, H: int, lang: Language) -> None:
     )
     chosen = sorted(state().chosen)
     # The slider gets a row of its own; the buttons wrap two and one where the column is narrow (the CSS).
+    # No value=: it starts at the minimum, 0, and a value kept across pages (KEEPS) is not also a default.
     gate = st.slider(
         tr("explorer.gate", lang),
         0.0,
         1.0,
-        0.0,
-        0.05,
+        step=0.05,
         key="ex_gate_value",
         help=tr("explorer.gate.help", lang),
     )
