@@ -1,8 +1,9 @@
 """(b) What the browser receives per Explorer update, and what building it costs, at each T.
 
-Per edit the Explorer rebuilds the overview of every head and the focused head's figure, and sends both as
-plotly JSON (``len(fig.to_json())`` bytes, what Streamlit forwards); the painter gets its own JSON payload
-(``ui.painter_codec.painter_payload``). The page's two downloads (the focused figure as standalone HTML, the
+Per edit the Explorer sends the painter its JSON payload (``ui.painter_codec.painter_payload``) and rebuilds
+the figure of the open tab, sent as plotly JSON (``len(fig.to_json())`` bytes, what Streamlit forwards): the
+overview of every head, or the focused head's figure (hidden tabs are not built). ``sent_kb`` is the larger
+of the two updates. The page's two downloads (the focused figure as standalone HTML, the
 attentions as ``.npz``) are listed too: what a click costs, and what every edit cost while the page built
 them eagerly. Figures are built the way ``pages/explorer.py`` builds them.
 """
@@ -22,7 +23,7 @@ from benchmarks.texts import text_of_tokens
 from benchmarks.timing import summarize, time_interleaved
 from maskattn import MaskedModel
 from maskattn import figures as fig
-from ui.painter_codec import painter_payload
+from ui.painter_codec import fixed_grid, painter_payload
 
 FOCUS = (0, 0)  # the busy plan paints cells on layer 0, so its focus figure shows blocked cells
 
@@ -57,7 +58,8 @@ def measure_one(
     def painter():
         return painter_payload(
             row_labels=result.labels, col_labels=result.labels, blocked=~allow,
-            values=weights / max(float(weights.max()), 1e-9), marked=np.zeros((T, T), bool),
+            values=weights, values_max=max(float(weights.max()), 1e-9),
+            fixed=fixed_grid(None, None, (T, T)),  # as the Explorer sends it: rule and model cells
         )  # fmt: skip
 
     def npz():
@@ -85,7 +87,9 @@ def measure_one(
         "focus_kb": len(built["focus"].to_json()) / 1000,
         "painter_kb": len(json.dumps(painter())) / 1000,
     }
-    row["sent_kb"] = row["overview_kb"] + row["focus_kb"] + row["painter_kb"]
+    row["sent_overview_kb"] = row["painter_kb"] + row["overview_kb"]  # an edit with the overview open
+    row["sent_focus_kb"] = row["painter_kb"] + row["focus_kb"]  # ... with the focused head's figure open
+    row["sent_kb"] = max(row["sent_overview_kb"], row["sent_focus_kb"])
     row |= {f"{k}_ms": v for k, v in median.items()}
     row["figures_ms"] = sum(
         median[k] for k in ("overview_build", "overview_json", "focus_build", "focus_json")

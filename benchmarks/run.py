@@ -4,6 +4,7 @@ python -m benchmarks                 # everything (< 10 min on 2 cores)
 python -m benchmarks --quick         # a short run (fewer T, fewer repetitions)
 python -m benchmarks --suite forward,payload
 python -m benchmarks --suite sweep   # the head sweep against the loop of runs; head-type scoring
+python -m benchmarks --suite classroom  # 1, 10 and 30 browser sessions painting at once on one server
 python benchmarks/run.py --quick     # the same, as a script
 """
 
@@ -23,12 +24,17 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and `maskatt
 
 from benchmarks import report
 
-SUITES = ("forward", "payload", "memory", "browser", "profile", "sweep")
+SUITES = ("forward", "payload", "memory", "browser", "profile", "sweep", "classroom")
 GOALS = {
     "run_busy/eager at T=128 (minilm)": 1.15,
     "edit p50 at T=32 (ms)": 250.0,
     "edit p50 at T=128 (ms)": 400.0,  # issue 15's goals
     "edit p50 at T=256 (ms)": 1000.0,
+    "sent per update at T=128 (kB)": 300.0,
+    "server CPU per edit, 10 sessions (s)": 0.10,
+    "server CPU per edit, 30 sessions (s)": 0.10,
+    "unanswered edits, 30 sessions": 0,
+    "sessions showing another's cells, 30 sessions": 0,
     "72-head sweep at T=32 (s)": 0.5,
     "72-head sweep at T=128 (s)": 2.0,
     "sweep/loop of runs at T=32": 0.3,
@@ -55,6 +61,7 @@ class Settings:
     profile_runs: int = 10
     sweep_tokens: tuple[int, ...] = (32, 128)
     sweep_reps: Callable[[int], tuple[int, int]] = field(default=lambda T: (3, 1) if T >= 128 else (5, 1))
+    classroom_sessions: tuple[int, ...] = (1, 10, 30)
 
 
 FULL = Settings()
@@ -71,6 +78,7 @@ QUICK = Settings(
     profile_runs=3,
     sweep_tokens=(32,),
     sweep_reps=lambda T: (2, 1),
+    classroom_sessions=(1, 3),
 )
 
 FORWARD_COLUMNS = [
@@ -105,6 +113,8 @@ PAYLOAD_COLUMNS = [
     ("overview_kb", "overview kB", ".0f"),
     ("focus_kb", "focus kB", ".0f"),
     ("painter_kb", "painter kB", ".0f"),
+    ("sent_overview_kb", "sent: overview", ".0f"),
+    ("sent_focus_kb", "sent: focus", ".0f"),
     ("sent_kb", "sent kB", ".0f"),
     ("overview_build_ms", "overview build", ".1f"),
     ("overview_json_ms", "overview json", ".1f"),
@@ -152,6 +162,19 @@ SWEEP_COLUMNS = [
     ("score/run", "types/run", ".2f"),
     ("types_full_ms", "types + probe ms", ".0f"),
     ("max_diff", "|Δ| sweep vs loop", ".1e"),
+]
+CLASSROOM_COLUMNS = [
+    ("sessions", "sessions", "d"),
+    ("T", "T", "d"),
+    ("edits", "edits", "d"),
+    ("answered", "answered", "d"),
+    ("errors", "errors", "d"),
+    ("cross_talk", "cross-talk", "d"),
+    ("cpu_per_edit_s", "server CPU s / edit", ".3f"),
+    ("edits_per_s", "edits / s", ".1f"),
+    ("edit_p50_ms", "edit p50", ".0f"),
+    ("edit_p95_ms", "edit p95", ".0f"),
+    ("kb_per_update_p50", "kB / update", ".0f"),
 ]
 PHASE_COLUMNS = [("phase", "phase", ""), ("ms", "ms / call", ".1f"), ("share", "share", ".0%")]
 OPS_COLUMNS = [
@@ -235,6 +258,15 @@ def run_sweep(settings: Settings, log) -> dict:
     return {"sweep": rows}
 
 
+def run_classroom(settings: Settings, log) -> dict:
+    from benchmarks import classroom
+
+    rows = classroom.run_suite(settings.classroom_sessions, log=log)
+    title = "\n(g) a class on one server: sessions painting at once"
+    print(report.format_table(rows, CLASSROOM_COLUMNS, title))
+    return {"classroom": rows}
+
+
 RUNNERS = {
     "forward": run_forward,
     "payload": run_payload,
@@ -242,6 +274,7 @@ RUNNERS = {
     "browser": run_browser,
     "profile": run_profile,
     "sweep": run_sweep,
+    "classroom": run_classroom,
 }
 
 
@@ -253,6 +286,14 @@ def goals(suites: dict) -> list[dict]:
             found["run_busy/eager at T=128 (minilm)"] = row["run_busy/eager"]
     for row in suites.get("browser", {}).get("rows", []):
         found[f"edit p50 at T={row['T']} (ms)"] = row["edit_p50_ms"]
+    for row in suites.get("payload", {}).get("rows", []):
+        if row["model"] == "minilm":
+            found[f"sent per update at T={row['T']} (kB)"] = row["sent_kb"]
+    for row in suites.get("classroom", {}).get("rows", []):
+        n = row["sessions"]
+        found[f"server CPU per edit, {n} sessions (s)"] = row["cpu_per_edit_s"]
+        found[f"unanswered edits, {n} sessions"] = row["edits"] - row["answered"]
+        found[f"sessions showing another's cells, {n} sessions"] = row["cross_talk"]
     for row in suites.get("sweep", {}).get("rows", []):
         if row["model"] == "minilm":
             found[f"72-head sweep at T={row['T']} (s)"] = row["sweep_s"]

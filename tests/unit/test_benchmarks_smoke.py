@@ -8,10 +8,12 @@ eager on the same weights.
 from __future__ import annotations
 
 import math
+import os
+import time
 
 import pytest
 
-from benchmarks import forward, payload, report, run, sweep
+from benchmarks import classroom, forward, payload, report, run, sweep
 from benchmarks.memory import tensor_mb
 from benchmarks.models import load_trio, tiny_tokenizer
 from benchmarks.texts import count_tokens, text_of_tokens
@@ -78,7 +80,9 @@ def test_payload_row_is_well_formed(trio) -> None:
     row = payload.measure_one(trio.ours, trio.name, T, ONE_REP, log=lambda _: None)
     _check_columns([row], run.PAYLOAD_COLUMNS)
     assert row["overview_kb"] > 0 and row["focus_kb"] > 0 and row["painter_kb"] > 0
-    assert row["sent_kb"] == pytest.approx(row["overview_kb"] + row["focus_kb"] + row["painter_kb"])
+    assert row["sent_overview_kb"] == pytest.approx(row["overview_kb"] + row["painter_kb"])
+    assert row["sent_focus_kb"] == pytest.approx(row["focus_kb"] + row["painter_kb"])
+    assert row["sent_kb"] == max(row["sent_overview_kb"], row["sent_focus_kb"])
 
 
 def test_sweep_row_is_well_formed_and_the_sweep_equals_the_loop(trio) -> None:
@@ -96,16 +100,43 @@ def test_result_size_counts_the_result_tensors(trio) -> None:
     assert tensor_mb(result) == pytest.approx(expected / 1e6)
 
 
+def test_server_cpu_counts_this_process_work() -> None:
+    before = classroom.server_cpu_s(os.getpid())
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:  # 0.2 s of this process's CPU, by the kernel's own count
+        pass
+    spent = classroom.server_cpu_s(os.getpid()) - before
+    assert spent >= 0.15, spent  # no upper bound: other threads of this process may run meanwhile
+
+
+def test_classroom_goals_judge_cpu_unanswered_edits_and_cross_talk() -> None:
+    timed = {"T": 32, "errors": 0, "edits_per_s": 4.0, "edit_p50_ms": 900.0, "edit_p95_ms": 1500.0}
+    rows = [
+        {"sessions": 30, "edits": 90, "answered": 89, "cross_talk": 0, "cpu_per_edit_s": 0.08} | timed,
+        {"sessions": 10, "edits": 30, "answered": 30, "cross_talk": 1, "cpu_per_edit_s": 0.2} | timed,
+    ]
+    _check_columns([row | {"kb_per_update_p50": 120.0} for row in rows], run.CLASSROOM_COLUMNS)
+    verdicts = {g["goal"]: g["met"] for g in run.goals({"classroom": {"rows": rows}})}
+    assert verdicts == {
+        "server CPU per edit, 10 sessions (s)": "NO",
+        "server CPU per edit, 30 sessions (s)": "yes",
+        "unanswered edits, 30 sessions": "NO",
+        "sessions showing another's cells, 30 sessions": "yes",
+    }
+
+
 def test_goals_and_table() -> None:
     suites = {
         "forward": {"rows": [{"model": "minilm", "T": 128, "run_busy/eager": 1.3}]},
         "browser": {"rows": [{"T": 32, "edit_p50_ms": 200.0}]},
+        "payload": {"rows": [{"model": "minilm", "T": 128, "sent_kb": 310.0}]},
         "sweep": {"rows": [{"model": "minilm", "T": 32, "sweep_s": 0.4, "sweep/loop": 0.5, "score_ms": 9.0}]},
     }
     verdicts = {g["goal"]: g["met"] for g in run.goals(suites)}
     assert verdicts == {
         "run_busy/eager at T=128 (minilm)": "NO",
         "edit p50 at T=32 (ms)": "yes",
+        "sent per update at T=128 (kB)": "NO",
         "72-head sweep at T=32 (s)": "yes",
         "sweep/loop of runs at T=32": "NO",
     }

@@ -1,0 +1,204 @@
+"""(g) A class on one server: N browser sessions paint their own masks at once.
+
+One ``streamlit run app.py`` on 127.0.0.1 and one headless Chromium with N contexts (N separate sessions,
+as N students' browsers), each on the Explorer with the same text of T tokens. A round clicks one new cell
+in every session's painter, one session after the other without waiting, so N edits queue on the server
+together; then it waits for every session to finish its rerun and redraw. Each session paints its own
+random cells (its own seed).
+
+Per N it records:
+
+- ``cpu_per_edit_s``: the server process's CPU time (user + system, from ``/proc``) over the painting
+  rounds, divided by the edits answered. CPU time, not wall time: Chromium's share of the same cores does
+  not count, so the figure holds on a busy machine;
+- ``edit_p50_ms`` / ``edit_p95_ms``: mouse-up to the session's page idle and redrawn (as the ``browser``
+  suite times one edit), over all sessions' edits;
+- ``kb_per_update_p50``: websocket bytes the session received for one edit;
+- ``errors``: edits never answered within the timeout, exceptions shown, or a lost connection;
+- ``cross_talk``: sessions whose painter, at the end, shows any cell but the ones that session painted.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from benchmarks.browser import (
+    _DONE_JS,
+    _GEOMETRY_JS,
+    _INSTRUMENT_JS,
+    EDIT_TIMEOUT_MS,
+    LOAD_TIMEOUT_MS,
+    PAINTER,
+    REPO_ROOT,
+    SERVER_TIMEOUT_S,
+    SETTLE_S,
+    _timings,
+)
+from benchmarks.texts import text_of_tokens
+from benchmarks.timing import percentile
+from tests.e2e import streamlit_server
+from tests.e2e.browser import CHROMIUM_ARGS
+
+SESSIONS = (1, 10, 30)
+ROUNDS = 3
+VIEWPORT = {"width": 1280, "height": 1000}
+_FAILED = '[data-testid="stException"], [data-testid="stConnectionStatus"]'
+
+
+def server_cpu_s(pid: int) -> float:
+    """Return the CPU seconds (user + system) process ``pid`` has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14, 15
+
+
+class Session:
+    """One browser context on the Explorer: its page, its painter, the cells it painted, bytes it received."""
+
+    def __init__(self, browser, url: str, T: int, seed: int) -> None:
+        self.context = browser.new_context(viewport=VIEWPORT)
+        self.page = self.context.new_page()
+        self.received = 0
+        self.page.on("websocket", self._count)
+        self.page.goto(url)
+        self.root = self.page.locator(f"{PAINTER} .gp-root")
+        self.T, self.seed = T, seed
+        self.painted: list[tuple[int, int]] = []
+
+    def _count(self, socket) -> None:
+        socket.on("framereceived", lambda payload: setattr(self, "received", self.received + len(payload)))
+
+    def wait_loaded(self) -> None:
+        self.root.wait_for(timeout=LOAD_TIMEOUT_MS)
+        self.page.wait_for_function(
+            "([el, T]) => el.dataset.rows === String(T) && document.querySelector('[data-testid=stApp]')"
+            ".getAttribute('data-test-script-state') === 'notRunning'",
+            arg=[self.root.element_handle(), self.T],
+            timeout=LOAD_TIMEOUT_MS,
+        )
+        self.root.evaluate(_INSTRUMENT_JS)
+        geometry = self.root.evaluate(_GEOMETRY_JS)
+        cells = [
+            (r, c)
+            for r in range(geometry["firstRow"], geometry["lastRow"] + 1)
+            for c in range(geometry["firstCol"], geometry["lastCol"] + 1)
+            if r != c
+        ]
+        self.cells = random.Random(self.seed).sample(cells, ROUNDS)
+
+    def click(self, round_index: int) -> None:
+        """Paint this round's cell and return at once (the rerun runs on the server meanwhile)."""
+        cell = self.cells[round_index]
+        geometry = self.root.evaluate(_GEOMETRY_JS)
+        x = geometry["x0"] + (cell[1] + 0.5) * geometry["cell"]
+        y = geometry["y0"] + (cell[0] + 0.5) * geometry["cell"]
+        self.page.evaluate("() => { window.__bench.length = 0; }")
+        self.bytes_before = self.received
+        self.page.mouse.click(x, y)
+        self.painted.append(cell)
+
+    def finish(self) -> dict | None:
+        """Return this round's timings once the session's rerun is done and drawn; None if it never was."""
+        try:
+            self.page.wait_for_function(_DONE_JS, timeout=EDIT_TIMEOUT_MS, polling=50)
+        except Exception:  # Playwright's TimeoutError: the edit was never answered
+            return None
+        count = -1
+        while True:  # redraws after the script finished still count
+            time.sleep(SETTLE_S)
+            now = self.page.evaluate("() => window.__bench.length")
+            if now == count:
+                break
+            count = now
+        if self.page.locator(_FAILED).count():
+            return None
+        timing = _timings(self.page.evaluate("() => window.__bench.slice()"))
+        timing["kb"] = (self.received - self.bytes_before) / 1000
+        return timing
+
+    def shows_only_its_cells(self) -> bool:
+        bits = self.root.evaluate("(el) => el.dataset.blocked")
+        cols = int(self.root.evaluate("(el) => el.dataset.cols"))
+        shown = {(i // cols, i % cols) for i, bit in enumerate(bits) if bit == "1"}
+        return shown == set(self.painted)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def measure_class(browser, url: str, T: int, sessions: int, server_pid: int, log) -> dict:
+    """Return the row of ``sessions`` sessions painting ``ROUNDS`` cells each at once."""
+    class_ = []
+    try:
+        for i in range(sessions):  # opened one after the other, as students arrive
+            class_.append(Session(browser, url, T, seed=1000 * sessions + i))
+        for session in class_:
+            session.wait_loaded()
+        log(f"  classroom N={sessions}: {sessions} sessions loaded")
+        timings, errors = [], 0
+        cpu_before, wall_before = server_cpu_s(server_pid), time.perf_counter()
+        for round_index in range(ROUNDS):
+            for session in class_:
+                session.click(round_index)
+            for session in class_:
+                timing = session.finish()
+                if timing is None:
+                    errors += 1
+                else:
+                    timings.append(timing)
+        cpu = server_cpu_s(server_pid) - cpu_before
+        wall = time.perf_counter() - wall_before
+        cross_talk = sum(not session.shows_only_its_cells() for session in class_)
+    finally:
+        for session in class_:
+            session.close()
+    edits = sessions * ROUNDS
+    answered = len(timings)
+    log(f"  classroom N={sessions}: {answered}/{edits} edits answered, {errors} errors")
+    return {
+        "T": T,
+        "sessions": sessions,
+        "edits": edits,
+        "answered": answered,
+        "errors": errors,
+        "cross_talk": cross_talk,
+        "cpu_per_edit_s": cpu / max(answered, 1),
+        "edits_per_s": answered / wall,
+        "edit_p50_ms": percentile([t["edit_ms"] for t in timings], 50) if timings else None,
+        "edit_p95_ms": percentile([t["edit_ms"] for t in timings], 95) if timings else None,
+        "kb_per_update_p50": percentile([t["kb"] for t in timings], 50) if timings else None,
+    }
+
+
+def run_suite(
+    sessions: Iterable[int] = SESSIONS, T: int = 32, log: Callable[[str], None] = print
+) -> list[dict]:
+    """Return one row per class size; starts and stops its own Streamlit server and Chromium."""
+    from playwright.sync_api import sync_playwright
+    from transformers import AutoTokenizer
+
+    from maskattn.loading import default_model_path
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        raise RuntimeError("chromium not found on PATH (Debian's chromium; never `playwright install`)")
+    text = text_of_tokens(AutoTokenizer.from_pretrained(default_model_path()), T)
+    with tempfile.TemporaryDirectory(prefix="maskattn-class-") as tmp:
+        log_path = Path(tmp) / "streamlit.log"
+        process, url = streamlit_server.start(REPO_ROOT / "app.py", log_path, SERVER_TIMEOUT_S)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+                try:
+                    page_url = f"{url}/?{urllib.parse.urlencode({'text': text})}"
+                    return [measure_class(browser, page_url, T, n, process.pid, log) for n in sessions]
+                finally:
+                    browser.close()
+        finally:
+            streamlit_server.stop(process)
