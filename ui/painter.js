@@ -59,16 +59,21 @@ const ASCII = new TextDecoder("ascii");
 // 16k cells become their '0'/'1' string in well under a millisecond ('0' is 48).
 const arrayToBits = (arr) => ASCII.decode(Uint8Array.from(arr, (b) => (b ? 49 : 48)));
 
-// The inverse of painter_codec.pack_codes: n codes of `bits` (1 or 2) bits each, packed from each byte's
-// most significant bits, in base64; null if the text is not exactly that.
-function unpackCodes(b64, n, bits) {
+// The bytes (a binary string) of a base64 text from Python; null if it is not base64 text.
+function binaryOf(b64) {
   if (typeof b64 !== "string") return null;
-  let bin;
   try {
-    bin = atob(b64);
+    return atob(b64);
   } catch {
     return null;
   }
+}
+
+// The inverse of painter_codec.pack_codes: n codes of `bits` (1 or 2) bits each, packed from each byte's
+// most significant bits, in base64; null if the text is not exactly that.
+function unpackCodes(b64, n, bits) {
+  const bin = binaryOf(b64);
+  if (bin === null) return null;
   const perByte = 8 / bits;
   if (bin.length !== Math.ceil(n / perByte)) return null;
   const mask = (1 << bits) - 1;
@@ -80,14 +85,8 @@ function unpackCodes(b64, n, bits) {
 }
 
 function decodeValues(b64, n) {
-  if (typeof b64 !== "string") return null;
-  let bin;
-  try {
-    bin = atob(b64);
-  } catch {
-    return null;
-  }
-  if (bin.length !== 2 * n) return null;
+  const bin = binaryOf(b64);
+  if (bin === null || bin.length !== 2 * n) return null;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (bin.charCodeAt(2 * i) | (bin.charCodeAt(2 * i + 1) << 8)) / 65535;
   return out;
