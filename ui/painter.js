@@ -165,6 +165,7 @@ function applyData(s, data) {
   const cols = data.cols | 0;
   const shapeChanged = rows !== s.rows || cols !== s.cols;
   const ack = data.ack_rev | 0;
+  s.ack = ack; // shown as data-ack: a test that waits on the server can say which gesture it never took in
   s.rowLabels = (data.row_labels || []).map(String);
   s.colLabels = (data.col_labels || []).map(String);
   s.values = decodeValues(data.values, rows * cols);
@@ -717,6 +718,7 @@ function syncChrome(s) {
   root.dataset.rows = String(s.rows);
   root.dataset.cols = String(s.cols);
   root.dataset.rev = String(s.rev);
+  root.dataset.ack = String(s.ack | 0);
   root.dataset.tool = s.tool;
   root.dataset.blocked = arrayToBits(s.bits);
   s.count.textContent = countText(s);

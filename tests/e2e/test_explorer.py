@@ -185,9 +185,32 @@ class Explorer:
                 and np.array_equal(np.isnan(fig["weights"]), blocked)
             )
 
-        wait_until(self.page, self.heatmap, shows, f"a heatmap blocking\n{blocked.astype(int)}")
+        try:
+            wait_until(self.page, self.heatmap, shows, "the focus heatmap to block the cells")
+        except AssertionError as timeout:
+            raise AssertionError(f"{timeout}\n{self.disagreement(blocked)}") from None
         self.idle()
         return self.heatmap()
+
+    def disagreement(self, blocked: np.ndarray) -> str:
+        """Say where the painter, the link's plan and the heatmap stand, for a wait that timed out."""
+
+        def cells(grid: np.ndarray) -> list[tuple[int, ...]]:
+            return [tuple(map(int, c)) for c in np.argwhere(grid)][:12]
+
+        shown = self.heatmap().get("weights")
+        rev, ack = (self.painter.get_attribute(f"data-{name}") for name in ("rev", "ack"))
+        layer, head = self.focus_inputs()
+        compiled = self.link_plan().compile(LAYERS, HEADS, blocked.shape[0])[layer]
+        in_plan = np.zeros_like(blocked) if compiled is None else ~compiled.allow[head].numpy()
+        alerts = self.page.locator("[data-testid='stException'], [data-testid='stAlert']").all_inner_texts()
+        return (
+            f"wanted blocked: {cells(blocked)}\n"
+            f"heatmap blocks: {None if shown is None else cells(np.isnan(shown))}\n"
+            f"painter shows: {cells(self.painted())} (gesture {rev}, the server took in {ack})\n"
+            f"link plan blocks (layer {layer}, head {head}): {cells(in_plan)}\n"
+            f"alerts on the page: {alerts}; page errors: {self.errors}"
+        )
 
     def link_plan(self) -> MaskPlan:
         """Return the plan the address bar holds (an empty plan when it has no ``plan=``)."""
