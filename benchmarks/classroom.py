@@ -14,6 +14,8 @@ Per N it records:
 - ``edit_p50_ms`` / ``edit_p95_ms``: mouse-up to the session's page idle and redrawn (as the ``browser``
   suite times one edit), over all sessions' edits;
 - ``kb_per_update_p50``: websocket bytes the session received for one edit;
+- ``rss_mb_before`` / ``rss_mb_after``: the server's resident memory before the sessions open and after the
+  rounds (from ``/proc``): flat across class sizes, or the server keeps what it should let go;
 - ``errors``: edits never answered within the timeout, exceptions shown, or a lost connection;
 - ``cross_talk``: sessions whose painter, at the end, shows any cell but the ones that session painted.
 """
@@ -56,6 +58,14 @@ def server_cpu_s(pid: int) -> float:
     """Return the CPU seconds (user + system) process ``pid`` has used so far (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14, 15
+
+
+def server_rss_mb(pid: int) -> float:
+    """Return the resident memory of process ``pid`` in MB (Linux ``/proc``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 class Session:
@@ -135,6 +145,7 @@ class Session:
 def measure_class(browser, url: str, T: int, sessions: int, server_pid: int, log) -> dict:
     """Return the row of ``sessions`` sessions painting ``ROUNDS`` cells each at once."""
     class_ = []
+    rss_before = server_rss_mb(server_pid)
     try:
         for i in range(sessions):  # opened one after the other, as students arrive
             class_.append(Session(browser, url, T, seed=1000 * sessions + i))
@@ -154,6 +165,7 @@ def measure_class(browser, url: str, T: int, sessions: int, server_pid: int, log
                     timings.append(timing)
         cpu = server_cpu_s(server_pid) - cpu_before
         wall = time.perf_counter() - wall_before
+        rss_after = server_rss_mb(server_pid)
         cross_talk = sum(not session.shows_only_its_cells() for session in class_)
     finally:
         for session in class_:
@@ -173,6 +185,8 @@ def measure_class(browser, url: str, T: int, sessions: int, server_pid: int, log
         "edit_p50_ms": percentile([t["edit_ms"] for t in timings], 50) if timings else None,
         "edit_p95_ms": percentile([t["edit_ms"] for t in timings], 95) if timings else None,
         "kb_per_update_p50": percentile([t["kb"] for t in timings], 50) if timings else None,
+        "rss_mb_before": rss_before,
+        "rss_mb_after": rss_after,
     }
 
 

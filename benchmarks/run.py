@@ -175,6 +175,8 @@ CLASSROOM_COLUMNS = [
     ("edit_p50_ms", "edit p50", ".0f"),
     ("edit_p95_ms", "edit p95", ".0f"),
     ("kb_per_update_p50", "kB / update", ".0f"),
+    ("rss_mb_before", "server MB before", ".0f"),
+    ("rss_mb_after", "after", ".0f"),
 ]
 PHASE_COLUMNS = [("phase", "phase", ""), ("ms", "ms / call", ".1f"), ("share", "share", ".0%")]
 OPS_COLUMNS = [

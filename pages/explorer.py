@@ -131,8 +131,12 @@ def set_shown_plan(plan: MaskPlan) -> None:
 
 def undo() -> None:
     update(state().undo())
-    if state().text is not None:
-        st.session_state["ex_text"] = state().text  # undoing a new text's refit brings the old text back
+    text = state().text
+    if text is not None and text != st.session_state.get("ex_text"):
+        # Undoing a new text's refit brings the old text back: into the text box, which is outside the
+        # work area's fragment, so the whole page reruns.
+        st.session_state["ex_text"] = text
+        st.rerun()
 
 
 def reset() -> None:
@@ -641,6 +645,22 @@ def main() -> None:
     if not text.strip():
         st.error(tr("explorer.text.empty", lang))
         return
+    # One container for both ways of drawing the work area, so that one replaces the other in place.
+    with st.container(key="ex_work_box"):
+        if tab_id(st.session_state.get("ex_tab")) == "heads":
+            # A sweep there stops on any click, which reruns the page; a click inside a fragment waits for
+            # the running script instead, so this tab is drawn by whole-page runs (on_tab reruns the page).
+            work_area(model, text, lang)
+        else:
+            live_work_area(model, text, lang)
+
+
+def on_tab() -> None:
+    st.rerun()  # the whole page: main decides whether the work area is a fragment (see there)
+
+
+def work_area(model, text: str, lang: Language) -> None:
+    """Draw the run of ``text`` and everything an edit changes: painters, focus, figures, effect, plan."""
     try:
         # Shown only when the run takes a while (a long text, a big model); other sessions run meanwhile.
         with st.spinner(tr("explorer.running", lang), show_time=True):
@@ -715,7 +735,7 @@ def main() -> None:
         # Only the open tab is built: hidden tabs' figures would cost each edit ~200 ms in the browser.
         if "ex_tab" in st.session_state:  # the open tab stays open when the language changes
             st.session_state["ex_tab"] = tab_label(tab_id(st.session_state["ex_tab"]), lang)
-        tabs = st.tabs([tab_label(t, lang) for t in TABS], key="ex_tab", on_change="rerun")
+        tabs = st.tabs([tab_label(t, lang) for t in TABS], key="ex_tab", on_change=on_tab)
         sections = (
             lambda: overview_tab(shown, focus, width, lang, model, text),
             lambda: compare_tab(shown, unmasked, focus, blocked, top, width, lang),
@@ -728,5 +748,9 @@ def main() -> None:
                 with tab:
                     section()
 
+
+# The work area as a fragment: a paint, a click on a head or a figure reruns it alone, with the arguments of
+# the last whole run, and the browser gets only what it draws; a new text, model or language reruns the page.
+live_work_area = st.fragment(work_area, key="ex_work")
 
 main()

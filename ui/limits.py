@@ -38,6 +38,9 @@ class Limits:
     max_model_parameters: int = 500_000_000
     # False: only the bundled model; neither a link nor the sidebar can make the server load another.
     allow_custom_models: bool = True
+    # CPU threads one run's forward may use. A server answers its sessions side by side, one script thread
+    # each: more threads per run only compete with the other sessions' runs (and the browser's, on a laptop).
+    torch_threads: int = 1
     # Models kept loaded at once, shared by every session.
     cached_models: int = 4
     # Masked runs kept, shared by every session (each up to L·H·T² floats: 75 MB for MiniLM at T=512).

@@ -6,7 +6,10 @@ arguments, never on the model, so no session can see another's mask or results.
 
 from __future__ import annotations
 
+import gc
+
 import streamlit as st
+import torch
 
 from maskattn import DEFAULT_MODEL_ID, MaskedModel, MaskPlan, ModelLoadError, RunResult, load_model
 from maskattn.words import Words
@@ -18,10 +21,32 @@ from .markdown import code, escape
 LOADED_KEY = "models_loaded"  # the last model that loaded in this session: the fallback
 FAILED_KEY = "models_failed"  # (name, reason) of the last model that did not
 
+# Once per server: on two cores with a browser drawing, one thread per run halved an edit's CPU and latency
+# (two spin and wait for each other while other sessions' runs hold the cores). MASKATTN_TORCH_THREADS.
+torch.set_num_threads(limits.LIMITS.torch_threads)
+
 
 @st.cache_resource(show_spinner=False, max_entries=limits.LIMITS.cached_models)
 def get_model(name: str) -> MaskedModel:
     """Return the loaded model ``name``, shared by every session (plans travel per call, never on it)."""
+    model = _load(name)
+    _freeze_heap()
+    return model
+
+
+def _freeze_heap() -> None:
+    """Take what is alive now (the libraries, the loaded models) out of the garbage collector's walks.
+
+    A full collection walks every tracked object: with torch, transformers and plotly loaded, ~430k of them,
+    ~0.4 CPU-s, paid by whichever edit sets one off. Frozen objects are not walked until the next load,
+    which first thaws them, so a model the cache has dropped since is collected then.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def _load(name: str) -> MaskedModel:
     if name == DEFAULT_MODEL_ID:
         return load_model(None)  # the bundled model is always served, whatever the limits
     if not limits.LIMITS.allow_custom_models:

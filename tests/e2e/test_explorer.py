@@ -217,6 +217,9 @@ class Explorer:
         params = parse_qs(urlparse(self.page.url).query)
         return unpack_plan(params["plan"][0]) if "plan" in params else MaskPlan()
 
+    def link_text(self) -> str:
+        return parse_qs(urlparse(self.page.url).query).get("text", [""])[0]
+
     def focus_inputs(self) -> tuple[int, int]:
         layer = self.page.locator(".st-key-ex_layer input").input_value()
         head = self.page.locator(".st-key-ex_head input").input_value()
@@ -233,8 +236,14 @@ class Explorer:
     def tab(self, name: str) -> None:
         """Open tab ``name`` and wait for its content (only the open tab is built, on the next rerun)."""
         self.page.get_by_role("tab", name=name).click()
-        panel = self.page.locator("[data-testid='stTabs'] [role='tabpanel']:visible")
-        wait_until(self.page, lambda: panel.inner_text().strip(), bool, f"the {name!r} tab to be built")
+        # Opening or leaving Heads & edges reruns the page, which draws the work area anew
+        # (pages/explorer.py): until that run ends the old tab panel is still there.
+        panels = self.page.locator("[data-testid='stTabs'] [role='tabpanel']:visible")
+
+        def built() -> bool:
+            return panels.count() == 1 and bool(panels.first.inner_text().strip())
+
+        wait_until(self.page, built, bool, f"the {name!r} tab to be built")
         self.idle()
 
     def expand(self, label: str) -> None:
@@ -341,6 +350,62 @@ def test_painted_cells_and_labels_are_blocked_in_the_focus_heatmap(explorer: Exp
     shown = explorer.wait_heatmap_blocked(blocked)
     np.testing.assert_allclose(shown["weights"], unmasked, atol=ATOL)
     wait_until(page, lambda: page.url, lambda url: "plan=" not in url, "the link to drop its plan")
+    explorer.assert_no_errors()
+
+
+def test_an_edit_reruns_the_work_area_alone(page, app_url):
+    # Issue 15, item 1: a paint reruns the Explorer's work area (a fragment), and the browser is sent only
+    # what that draws. The text box above it holds the raw text, which nothing in the work area repeats (the
+    # link carries it URL-encoded), so its bytes in a message mean the whole page was sent again. The
+    # language switch reruns the whole page: the probe sees the text box then, so it would see a whole-page
+    # edit.
+    received: list[bytes] = []
+
+    def listen(socket) -> None:
+        def take(data) -> None:
+            received.append(data if isinstance(data, bytes) else data.encode())
+
+        socket.on("framereceived", take)
+
+    page.on("websocket", listen)
+    explorer = Explorer(page, app_url)
+    sent_text = lambda: sum(TEXT.encode() in frame for frame in received)  # noqa: E731
+    assert sent_text(), "the first run sends the text box"
+    blocked = np.zeros(explorer.shape, dtype=bool)
+    blocked[2, 4] = True
+    received.clear()
+    explorer.click_cell(2, 4)
+    explorer.wait_painted(blocked)
+    wait_until(page, lambda: len(explorer.link_plan().rules), lambda n: n == 1, "the paint in the link")
+    explorer.idle()
+    wait_still(page, UPDATE_TIMEOUT_S * 1000)
+    assert received, "the edit was answered"
+    assert sent_text() == 0, "a paint sent the text box again: the whole page reran"
+
+    received.clear()
+    page.locator(".st-key-i18n_lang button", has_text="中文").click()
+    wait_until(page, sent_text, bool, "the language switch to send the whole page, text box included")
+    explorer.idle()
+    assert explorer.painted()[2, 4], "the paint survives the whole-page rerun"
+    explorer.assert_no_errors()
+
+
+def test_undoing_a_new_text_brings_the_old_one_back_into_the_text_box(explorer: Explorer):
+    # The undo button is in the work area's fragment, the text box above it: undoing a text's refit must
+    # rerun the whole page, or the box would keep showing the new text under the old text's plan.
+    page, box = explorer.page, explorer.page.locator(".st-key-ex_text textarea")
+    explorer.click_cell(1, 2)
+    wait_until(page, lambda: len(explorer.link_plan().rules), lambda n: n == 1, "the paint in the link")
+    explorer.idle()
+    box.fill("A dog sat on the mat.")
+    box.press("Control+Enter")
+    wait_until(page, explorer.link_text, lambda text: text.startswith("A dog"), "the new text in the link")
+    explorer.idle()
+    explorer.press("ex_undo")
+    wait_until(page, box.input_value, lambda text: text == TEXT, "the old text back in the box")
+    wait_until(page, explorer.link_text, lambda text: text == TEXT, "and in the link")
+    explorer.idle()
+    assert explorer.painted()[1, 2], "with its paint"
     explorer.assert_no_errors()
 
 
