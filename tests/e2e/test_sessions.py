@@ -32,12 +32,23 @@ pytestmark = pytest.mark.slow
 
 # Each page logs its script-run states with wall-clock times (both pages share the machine's clock), so the
 # test can tell whether the two sessions' reruns really overlapped.
+# Each change of the app's run state, as [new state, ms]. The records' old values give every state in
+# order, even when two changes land in one callback (a quick fragment run); observing the whole body keeps
+# the log going if Streamlit replaces the app element.
 _RUN_LOG_JS = """
 () => {
   window.__runLog = [];
-  const app = document.querySelector('[data-testid="stApp"]');
-  new MutationObserver(() => window.__runLog.push([app.dataset.testScriptState, Date.now()]))
-    .observe(app, { attributes: true, attributeFilter: ['data-test-script-state'] });
+  const app = () => document.querySelector('[data-testid="stApp"]');
+  new MutationObserver((records) => {
+    const now = Date.now();
+    const changes = records.filter((r) => r.target.dataset.testid === 'stApp');
+    changes.forEach((r, i) => {
+      const next = i + 1 < changes.length ? changes[i + 1].oldValue : app()?.dataset.testScriptState;
+      window.__runLog.push([next, now]);
+    });
+  }).observe(document.body, {
+    attributes: true, subtree: true, attributeOldValue: true, attributeFilter: ['data-test-script-state'],
+  });
 }
 """
 

@@ -115,7 +115,8 @@ def test_classroom_goals_judge_cpu_unanswered_edits_and_cross_talk() -> None:
         {"sessions": 30, "edits": 90, "answered": 89, "cross_talk": 0, "cpu_per_edit_s": 0.08} | timed,
         {"sessions": 10, "edits": 30, "answered": 30, "cross_talk": 1, "cpu_per_edit_s": 0.2} | timed,
     ]
-    _check_columns([row | {"kb_per_update_p50": 120.0} for row in rows], run.CLASSROOM_COLUMNS)
+    memory = {"kb_per_update_p50": 120.0, "rss_mb_before": 560.0, "rss_mb_after": 600.0}
+    _check_columns([row | memory for row in rows], run.CLASSROOM_COLUMNS)
     verdicts = {g["goal"]: g["met"] for g in run.goals({"classroom": {"rows": rows}})}
     assert verdicts == {
         "server CPU per edit, 10 sessions (s)": "NO",
