@@ -212,13 +212,17 @@ class Explorer:
             f"alerts on the page: {alerts}; page errors: {self.errors}"
         )
 
+    def link_params(self) -> dict[str, list[str]]:
+        return parse_qs(urlparse(self.page.url).query)
+
     def link_plan(self) -> MaskPlan:
         """Return the plan the address bar holds (an empty plan when it has no ``plan=``)."""
-        params = parse_qs(urlparse(self.page.url).query)
+        params = self.link_params()
         return unpack_plan(params["plan"][0]) if "plan" in params else MaskPlan()
 
     def link_text(self) -> str:
-        return parse_qs(urlparse(self.page.url).query).get("text", [""])[0]
+        """Return the text the address bar holds ("" when it has no ``text=``)."""
+        return self.link_params().get("text", [""])[0]
 
     def focus_inputs(self) -> tuple[int, int]:
         layer = self.page.locator(".st-key-ex_layer input").input_value()

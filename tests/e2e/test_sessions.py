@@ -30,11 +30,10 @@ from tests.model_folders import save_gpt2_folder
 
 pytestmark = pytest.mark.slow
 
-# Each page logs its script-run states with wall-clock times (both pages share the machine's clock), so the
-# test can tell whether the two sessions' reruns really overlapped.
-# Each change of the app's run state, as [new state, ms]. The records' old values give every state in
-# order, even when two changes land in one callback (a quick fragment run); observing the whole body keeps
-# the log going if Streamlit replaces the app element.
+# Each page logs every change of its script-run state as [new state, wall-clock ms] (both pages share the
+# machine's clock), so the test can tell whether the two sessions' reruns really overlapped. The records' old
+# values give every state in order, even when two changes land in one callback (a quick fragment run);
+# observing the whole body keeps the log going if Streamlit replaces the app element.
 _RUN_LOG_JS = """
 () => {
   window.__runLog = [];
@@ -74,9 +73,6 @@ class Session(Explorer):
 
     def text(self) -> str:
         return self.page.locator(".st-key-ex_text textarea").input_value()
-
-    def link_text(self) -> str:
-        return parse_qs(urlparse(self.page.url).query)["text"][0]
 
     def cell_point(self, row: int, col: int) -> tuple[float, float]:
         """Return where to click cell (row, col) of the painter, once the painter stopped moving."""
