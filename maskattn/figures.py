@@ -593,28 +593,32 @@ def overview_figure(
     # Palette entry 1 + round(254 · weight / zmax) per cell (above zmax: the top colour), 0 in the gaps.
     levels = np.rint(np.clip(np.nan_to_num(tiled, nan=0.0) / zmax, 0.0, 1.0) * (OVERVIEW_LEVELS - 1))
     indices = np.where(np.isnan(tiled), 0, 1 + levels).astype(np.uint8)
-    tiles = go.Image(
-        source=_palette_png(indices, overview_palette(theme)),
-        x0=0,  # pixel (row i, column j) is centred on (j, i), as a heatmap's cells are
-        y0=0,
-        dx=1,
-        dy=1,
-        zsmooth=False,  # each cell its own block of colour, as it was drawn
-        hoverinfo="skip",  # pooled cells mean little on hover; the click targets say which head it is
-        name="tiles",
-    )
-    colour_bar = go.Heatmap(
-        z=np.array([[0.0, zmax]], dtype=np.float32),
-        x=[0, 1],
-        y=[0, 0],
-        zmin=0.0,
-        zmax=float(zmax),
-        colorscale=weights_colorscale(theme),
-        colorbar=_colorbar(theme, words.weight),
-        opacity=0.0,  # only its colour bar shows; the image above draws the cells
-        hoverinfo="skip",
-        name="colour bar",
-    )
+    # Traces and layout are plain dicts, handed to plotly unvalidated (see the end): this figure is redrawn
+    # on every edit, and plotly's validation was most of its cost. The tests validate it.
+    tiles = {
+        "type": "image",
+        "source": _palette_png(indices, overview_palette(theme)),
+        "x0": 0,  # pixel (row i, column j) is centred on (j, i), as a heatmap's cells are
+        "y0": 0,
+        "dx": 1,
+        "dy": 1,
+        "zsmooth": False,  # each cell its own block of colour, as it was drawn
+        "hoverinfo": "skip",  # pooled cells mean little on hover; the click targets say which head it is
+        "name": "tiles",
+    }
+    colour_bar = {
+        "type": "heatmap",
+        "z": np.array([[0.0, zmax]], dtype=np.float32),
+        "x": [0, 1],
+        "y": [0, 0],
+        "zmin": 0.0,
+        "zmax": float(zmax),
+        "colorscale": weights_colorscale(theme),
+        "colorbar": _colorbar(theme, words.weight),
+        "opacity": 0.0,  # only its colour bar shows; the image above draws the cells
+        "hoverinfo": "skip",
+        "name": "colour bar",
+    }
 
     centre = (n - 1) / 2
     layer_idx, head_idx = np.divmod(np.arange(n_layers * n_heads), n_heads)
@@ -624,20 +628,21 @@ def overview_figure(
         + (f"<br>{_escape(note_arr[lyr, hd])}" if note_arr is not None and note_arr[lyr, hd] else "")
         for lyr, hd in zip(layer_idx, head_idx, strict=True)
     ]
-    targets = go.Scatter(
-        x=(head_idx * stride + centre).astype(np.float32),
-        y=(layer_idx * stride + centre).astype(np.float32),
-        mode="markers",
-        marker={"symbol": "square", "size": tile_px, "color": "rgba(0,0,0,0.02)", "line": {"width": 0}},
+    targets = {
+        "type": "scatter",
+        "x": (head_idx * stride + centre).astype(np.float32),
+        "y": (layer_idx * stride + centre).astype(np.float32),
+        "mode": "markers",
+        "marker": {"symbol": "square", "size": tile_px, "color": "rgba(0,0,0,0.02)", "line": {"width": 0}},
         # Plain ints (not a numpy array): a selection event hands customdata back as JSON, where a typed
         # array would arrive as {"0": l, "1": h}.
-        customdata=[[int(lyr), int(hd)] for lyr, hd in zip(layer_idx, head_idx, strict=True)],
-        text=hover,
-        hovertemplate="%{text}<br>click to focus<extra></extra>",
-        selected={"marker": {"opacity": 0.02}},
-        unselected={"marker": {"opacity": 0.02}},
-        name="heads",
-    )
+        "customdata": [[int(lyr), int(hd)] for lyr, hd in zip(layer_idx, head_idx, strict=True)],
+        "text": hover,
+        "hovertemplate": "%{text}<br>click to focus<extra></extra>",
+        "selected": {"marker": {"opacity": 0.02}},
+        "unselected": {"marker": {"opacity": 0.02}},
+        "name": "heads",
+    }
 
     edge = 0.5  # heatmap cells span index ± 0.5
 
@@ -663,24 +668,27 @@ def overview_figure(
             )
             ring["line"]["dash"] = "dot"
             shapes.append(ring)
-    data: list[go.BaseTraceType] = [tiles, colour_bar, targets]
+    data: list[dict[str, Any]] = [tiles, colour_bar, targets]
     if badge_arr is not None and badge_arr.any():
         shown = np.nonzero(badge_arr != "")
         data.append(
-            go.Scatter(
-                x=(shown[1] * stride - edge).astype(np.float32),
-                y=(shown[0] * stride - edge).astype(np.float32),
-                mode="text",
-                text=[_escape(b) for b in badge_arr[shown]],
-                textposition="bottom right",
-                textfont={"size": max(8, round(theme.font_size * 0.75)), "color": theme.badge_color},
-                hoverinfo="skip",
-                name="badges",
-            )
+            {
+                "type": "scatter",
+                "x": (shown[1] * stride - edge).astype(np.float32),
+                "y": (shown[0] * stride - edge).astype(np.float32),
+                "mode": "text",
+                "text": [_escape(b) for b in badge_arr[shown]],
+                "textposition": "bottom right",
+                "textfont": {"size": max(8, round(theme.font_size * 0.75)), "color": theme.badge_color},
+                "hoverinfo": "skip",
+                "name": "badges",
+            }
         )
 
     tick_pos = [i * stride + centre for i in range(max(n_layers, n_heads))]
     layout = _base_layout(theme, title, height=round(plot_h + margin["t"] + margin["b"]))
+    if shapes:  # as plotly's validation would leave it: no empty list
+        layout["shapes"] = shapes
     layout.update(
         width=round(plot_w + margin["l"] + margin["r"]),
         margin=margin,
@@ -688,7 +696,6 @@ def overview_figure(
         dragmode=False,  # a drag would zoom; here a click means "focus this head"
         clickmode="event+select",
         hovermode="closest",
-        shapes=shapes,
         meta={"tile": n, "gap": gap, "step": step, "layers": n_layers, "heads": n_heads},
         xaxis={
             "range": [-edge - pad, cols - edge + pad],
@@ -716,7 +723,9 @@ def overview_figure(
             "constrain": "domain",
         },
     )
-    return go.Figure(data=data, layout=layout)
+    # Unvalidated (plotly's own switch, also used by plotly express): ~25 ms less per edit.
+    # tests/unit/test_figures.py checks that plotly's validation finds nothing to change.
+    return go.Figure(data=data, layout=layout, _validate=False)
 
 
 def _head_grid(values: Any, shape: tuple[int, int], name: str, kind: type) -> np.ndarray | None:

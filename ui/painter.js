@@ -18,6 +18,8 @@ const MAX_CELL = 36;
 // − / + step through ZOOM_STEPS (CSS px per cell) and the grid scrolls inside a bounded viewport.
 const MIN_FIT_CELL = 1;
 const ZOOM_STEPS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 36];
+// A gesture the server has not answered after this long is said to be waiting (a normal edit answers sooner).
+const WAIT_NOTE_MS = 700;
 const MAX_CANVAS_PX = 8192; // the grid's full size (the scroll extent, a tall grid's too) stays bounded
 const MAX_ROW_LABEL_PX = 120;
 const MAX_COL_LABEL_PX = 96;
@@ -106,6 +108,8 @@ function createState(root) {
     tip: root.querySelector(".gp-tip"),
     hint: root.querySelector(".gp-hint"),
     count: root.querySelector(".gp-count"),
+    wait: root.querySelector(".gp-wait"),
+    waitTimer: 0,
     legend: root.querySelector(".gp-legend"),
     toolButtons: root.querySelectorAll("[data-tool]"),
     zoomBox: root.querySelector(".gp-zoom"),
@@ -204,6 +208,7 @@ function applyData(s, data) {
     s.zoom = null; // a new text starts fitted
     s.bits = incoming ? bitsToArray(incoming) : new Uint8Array(rows * cols);
     s.rev = Math.max(s.rev, ack);
+    s.awaitingReply = false; // gestures on the old grid are answered by the new one
   } else if (incoming && !s.drag && ack >= s.rev) {
     // Python has seen every gesture we sent; if its grid differs (a reset, a preset, a refusal), it wins.
     s.rev = ack;
@@ -722,6 +727,7 @@ function syncChrome(s) {
   root.dataset.tool = s.tool;
   root.dataset.blocked = arrayToBits(s.bits);
   s.count.textContent = countText(s);
+  syncWaiting(s);
   for (const button of s.toolButtons) {
     button.hidden = !s.pickable;
     button.setAttribute("aria-pressed", String(button.dataset.tool === s.tool));
@@ -737,6 +743,32 @@ function syncChrome(s) {
     }
   }
   root.classList.toggle("gp-picking", s.tool === "pick");
+}
+
+// Gestures sent that Python has not taken in yet: a busy server answers each in turn. After WAIT_NOTE_MS
+// the toolbar says how many wait, so a student knows the figures are coming and the clicks were not lost.
+function syncWaiting(s) {
+  const waiting = s.awaitingReply ? Math.max(0, s.rev - (s.ack | 0)) : 0;
+  s.root.dataset.waiting = String(waiting);
+  if (!s.wait) return;
+  if (waiting === 0) {
+    clearTimeout(s.waitTimer);
+    s.waitTimer = 0;
+    s.wait.hidden = true;
+    return;
+  }
+  const show = () => {
+    s.waitTimer = 0;
+    const now = s.awaitingReply ? Math.max(0, s.rev - (s.ack | 0)) : 0;
+    const w = s.words;
+    s.wait.textContent =
+      now === 1
+        ? w.waiting_one || "1 edit waiting for the server…"
+        : fill(w.waiting || "{n} edits waiting for the server…", { n: now });
+    s.wait.hidden = now === 0;
+  };
+  if (!s.wait.hidden) show(); // already on screen: keep the count current
+  else if (!s.waitTimer) s.waitTimer = setTimeout(show, WAIT_NOTE_MS);
 }
 
 function renderLegend(s) {

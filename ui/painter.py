@@ -54,6 +54,7 @@ _HTML = """
       ><button type="button" data-zoom="in">+</button
     ></span>
     <span class="gp-count"></span>
+    <span class="gp-wait" role="status" hidden></span>
     <span class="gp-legend"></span>
   </div>
   <div class="gp-scroll"><div class="gp-space"><canvas class="gp-canvas"></canvas></div></div>

@@ -61,6 +61,10 @@ class PainterWords:
     paint_tool: str = "✎ Paint"
     focus_tool: str = "◎ Focus"
     zoom_fit: str = "Fit"
+    # Shown when gestures wait for the server (a busy class): the painter shows them at once, the figures
+    # follow in order. ``waiting`` is a template ({n}: gestures the server has not answered yet, n > 1).
+    waiting_one: str = "1 edit waiting for the server…"
+    waiting: str = "{n} edits waiting for the server…"
     zoom_help: str = "Zoom (long texts): − and + change the cell size (keys - and +), Fit shows it all"
     toggle_row: str = "click to toggle the row"
     toggle_col: str = "click to toggle the column"

@@ -11,6 +11,7 @@ from ui.painter_codec import PainterWords
 _SHARED_PAINTER = (
     "painted_legend", "rule", "model", "focus", "painted_part", "rule_part", "model_part",
     "undo", "undo_help", "paint_tool", "focus_tool", "toggle_row", "toggle_col", "zoom_fit", "zoom_help",
+    "waiting_one", "waiting",
 )  # fmt: skip
 
 

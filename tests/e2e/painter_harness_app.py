@@ -4,12 +4,15 @@ Pick a scene with the query string: ``?demo=tokens`` (default, 6 tokens; "Longer
 ``?demo=heads`` (6 layers x 12 heads, focus tool), ``?demo=big`` (128 tokens), ``?demo=long`` (256 tokens,
 zoomed to fit) or ``?demo=locked`` (key 0 is
 blocked by a "preset" and cannot be unblocked); and how edits are taken: ``&flow=callback`` (default,
-``on_change`` stores them) or ``&flow=return`` (the return value is fed back). The decoded grid is printed
+``on_change`` stores them) or ``&flow=return`` (the return value is fed back); ``&slow=S`` makes the
+callback take S seconds, a server busy with other sessions. The decoded grid is printed
 as lines of 0/1 under ``.st-key-harness_grid`` and a status line (shape, on_change calls, focused cell, script
 runs) under ``.st-key-harness_meta``; "Rerun" is a plain button, the baseline for timing a round trip.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
@@ -57,6 +60,7 @@ def main() -> None:
     scene = st.query_params.get("demo", "tokens")
     # "callback": edits are stored by on_change (as the Explorer does); "return": by the return value.
     flow = st.query_params.get("flow", "callback")
+    busy_s = float(st.query_params.get("slow", 0))
     ss = st.session_state
     ss.setdefault("changes", 0)
     ss.setdefault("focus", None)
@@ -64,6 +68,7 @@ def main() -> None:
     ss.runs = ss.get("runs", 0) + 1
 
     def store(grid: np.ndarray) -> None:
+        time.sleep(busy_s)
         ss.changes += 1
         # The locked scene refuses to unblock its locked cells, like a preset rule would.
         ss.blocked = grid | locked_cells(len(grid)) if scene == "locked" else grid

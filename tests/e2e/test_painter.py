@@ -46,12 +46,12 @@ def _lines(grid: np.ndarray) -> str:
 class Painter:
     """The harness page: where the painter's cells and labels are on screen, and what Python decoded."""
 
-    def __init__(self, page, url: str, demo: str, flow: str = "callback") -> None:
+    def __init__(self, page, url: str, demo: str, flow: str = "callback", busy_s: float = 0) -> None:
         self.page = page
         self.errors: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"))
-        page.goto(f"{url}/?demo={demo}&flow={flow}")
+        page.goto(f"{url}/?demo={demo}&flow={flow}" + (f"&slow={busy_s}" if busy_s else ""))
         self.driver = PainterDriver(page, "painter", timeout_ms=UPDATE_TIMEOUT_MS)
         self.root, self.canvas = self.driver.root, self.driver.canvas
         self.root.wait_for(timeout=UPDATE_TIMEOUT_MS)
@@ -218,6 +218,26 @@ def test_quick_successive_gestures_are_all_kept(page, harness_url, flow: str) ->
         painter.click(painter.cell(row, col))
         expected[row, col] = True
     painter.wait_for_grid(expected)
+
+
+def test_gestures_a_busy_server_has_not_answered_are_said_to_wait(page, harness_url, save_screenshot) -> None:
+    # Each edit takes the server 3 s: the painter shows the clicks at once and says they are on their way.
+    painter = Painter(page, harness_url, "tokens", busy_s=3)
+    note = painter.root.locator(".gp-wait")
+    assert note.is_hidden()
+    expected = np.zeros(painter.shape, dtype=bool)
+    painter.click(painter.cell(0, 1))
+    expected[0, 1] = True
+    note.wait_for(state="visible", timeout=UPDATE_TIMEOUT_MS)
+    assert note.inner_text() == "1 edit waiting for the server…"
+    painter.click(painter.cell(2, 3))
+    expected[2, 3] = True
+    two = "(el) => el.innerText === '2 edits waiting for the server…'"
+    page.wait_for_function(two, arg=note.element_handle(), timeout=UPDATE_TIMEOUT_MS)
+    save_screenshot(page, "painter-waiting")
+    painter.wait_for_grid(expected)  # both answered, in order, nothing lost
+    note.wait_for(state="hidden", timeout=UPDATE_TIMEOUT_MS)
+    assert painter.root.get_attribute("data-waiting") == "0"
 
 
 def test_undo_restores_the_previous_grid(painter: Painter) -> None:

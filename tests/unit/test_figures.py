@@ -7,12 +7,14 @@ own helpers.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 
 from maskattn import figures as F
@@ -172,6 +174,44 @@ def test_overview_outlines_marked_heads_and_the_focus(rng):
 def test_overview_without_marks_has_no_outlines(rng):
     fig = F.overview_figure(softmax_attention(rng, 2, 3, 9))
     assert len(fig.layout.shapes) == 0
+
+
+def _as_plotly_validates_it(fig: go.Figure) -> dict:
+    """Return ``fig`` as JSON after plotly's full validation (which raises on any invalid property)."""
+    return json.loads(pio.to_json(go.Figure(fig.to_dict())))
+
+
+@pytest.mark.parametrize("decorated", [False, True])
+def test_the_unvalidated_overview_is_what_plotly_validates(rng, decorated: bool):
+    # The overview skips plotly's validation to be cheap per edit: plotly's own validation must accept it
+    # and change nothing in it.
+    kwargs = {}
+    if decorated:
+        marked, highlight = np.zeros((L, H), dtype=bool), np.zeros((L, H), dtype=bool)
+        marked[1, 2] = highlight[0, 3] = True
+        badges, notes = np.full((L, H), "", dtype=object), np.full((L, H), "", dtype=object)
+        badges[1, 1], notes[0, 0] = "prev", "a <b> note"
+        kwargs = {"marked": marked, "focus": (1, 2), "highlight": highlight, "badges": badges}
+        kwargs |= {"notes": notes, "title": "all heads", "max_width": 500, "theme": F.PRESENTATION_THEME}
+    fig = F.overview_figure(softmax_attention(rng, L, H, 40), **kwargs)
+    assert json.loads(pio.to_json(fig)) == _as_plotly_validates_it(fig)
+
+
+def test_plotlys_validation_catches_a_wrong_overview(rng):
+    # The reference above would catch a mistake: a misspelt property, a value of the wrong kind.
+    fig = F.overview_figure(softmax_attention(rng, L, H, 8))
+    typo = go.Figure(fig.to_dict() | {"layout": fig.to_dict()["layout"] | {"heigth": 300}}, _validate=False)
+    with pytest.raises(ValueError, match="heigth"):
+        _as_plotly_validates_it(typo)
+    wrong = fig.to_dict()
+    wrong["data"][2]["mode"] = "dots"
+    with pytest.raises(ValueError, match="mode"):
+        _as_plotly_validates_it(go.Figure(wrong, _validate=False))
+    # And a value plotly would change (an empty list it drops) shows up as a difference.
+    empty = fig.to_dict()
+    empty["layout"]["shapes"] = []
+    changed = go.Figure(empty, _validate=False)
+    assert json.loads(pio.to_json(changed)) != _as_plotly_validates_it(changed)
 
 
 def test_overview_sends_one_small_png_at_t128(rng):

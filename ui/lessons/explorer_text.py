@@ -46,6 +46,8 @@ EXPLORER_STRINGS: dict[str, dict[str, str]] = {
     "painter.paint_tool": {"en": "✎ Paint", "zh": "✎ 涂色"},
     "painter.focus_tool": {"en": "◎ Focus", "zh": "◎ 聚焦"},
     "painter.zoom_fit": {"en": "Fit", "zh": "适应宽度"},
+    "painter.waiting_one": {"en": "1 edit waiting for the server…", "zh": "1 次修改正在等待服务器…"},
+    "painter.waiting": {"en": "{n} edits waiting for the server…", "zh": "{n} 次修改正在等待服务器…"},
     "painter.zoom_help": {
         "en": "Zoom (long texts): − and + change the cell size (keys - and +), Fit shows it all",
         "zh": "缩放（长文本）：− 和 + 改变格子大小（按键 - 和 +），“适应宽度”显示整个网格",
