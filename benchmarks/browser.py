@@ -11,7 +11,8 @@ edit is a new plan and a real recompute (no cache hit). Timestamps are taken ins
   ``notRunning`` (the rerun the edit caused, as the front end sees it);
 - ``painter``: the painter's last redraw after the rerun (its root's ``data-blocked`` attribute is rewritten
   by every draw, so a MutationObserver sees each one, even when the bits are unchanged);
-- ``overview``: the overview heatmap's last ``plotly_afterplot`` event after the rerun;
+- ``overview``: the head overview's last finished draw after the rerun (its root's ``data-drawn``, rewritten
+  once its image is decoded);
 - ``busy``: the summed length of the browser's main-thread long tasks (> 50 ms) from mouse-up to the end: the
   part of the latency spent in the browser itself (parsing the update, React, plotly, the canvas).
 
@@ -69,8 +70,19 @@ _INSTRUMENT_JS = """
       gd.on("plotly_afterplot", () => stamp("plot", key));
     }
   };
+  // The head overview (in its component's shadow root) counts its finished draws in data-drawn.
+  const hookOverview = () => {
+    const host = document.querySelector('.st-key-ex_overview [data-testid="stBidiComponentIsolated"]');
+    const overview = host && host.shadowRoot && host.shadowRoot.querySelector('.ho-root');
+    if (!overview || overview.__benchHooked) return;
+    overview.__benchHooked = true;
+    new MutationObserver(() => stamp("overview", null))
+      .observe(overview, {attributes: true, attributeFilter: ["data-drawn"]});
+  };
   hook();
-  new MutationObserver(hook).observe(document.body, {childList: true, subtree: true});
+  hookOverview();
+  new MutationObserver(() => { hook(); hookOverview(); })
+    .observe(document.body, {childList: true, subtree: true});
 }
 """
 
@@ -112,14 +124,7 @@ def _timings(events: list[dict]) -> dict[str, float]:
         e["t"] for e in events if e["kind"] == "state" and e["detail"] == "notRunning" and e["t"] >= start
     )
     painter = max((e["t"] for e in events if e["kind"] == "painter" and e["t"] >= start), default=done)
-    overview = max(
-        (
-            e["t"]
-            for e in events
-            if e["kind"] == "plot" and e["detail"] == "st-key-ex_overview" and e["t"] >= start
-        ),
-        default=done,
-    )
+    overview = max((e["t"] for e in events if e["kind"] == "overview" and e["t"] >= start), default=done)
     settled = max(e["t"] for e in events)
     end = max(done, painter, overview)
     busy = sum(e["detail"] for e in events if e["kind"] == "longtask" and up <= e["t"] <= end)

@@ -1,8 +1,9 @@
 """(b) What the browser receives per Explorer update, and what building it costs, at each T.
 
 Per edit the Explorer sends the painter its JSON payload (``ui.painter_codec.painter_payload``) and rebuilds
-the figure of the open tab, sent as plotly JSON (``len(fig.to_json())`` bytes, what Streamlit forwards): the
-overview of every head, or the focused head's figure (hidden tabs are not built). ``sent_kb`` is the larger
+what the open tab shows (hidden tabs are not built): the head overview's JSON data
+(``ui.head_overview.overview_data``, one PNG of every head), or the focused head's figure as plotly JSON
+(``len(fig.to_json())`` bytes, what Streamlit forwards). ``sent_kb`` is the larger
 of the two updates. The page's two downloads (the focused figure as standalone HTML, the
 attentions as ``.npz``) are listed too: what a click costs, and what every edit cost while the page built
 them eagerly. Figures are built the way ``pages/explorer.py`` builds them.
@@ -23,6 +24,7 @@ from benchmarks.texts import text_of_tokens
 from benchmarks.timing import summarize, time_interleaved
 from maskattn import MaskedModel
 from maskattn import figures as fig
+from ui.head_overview import overview_data
 from ui.painter_codec import fixed_grid, painter_payload
 
 FOCUS = (0, 0)  # the busy plan paints cells on layer 0, so its focus figure shows blocked cells
@@ -50,7 +52,7 @@ def measure_one(
     weights = attentions[layer, head]  # (T, T)
 
     def overview():
-        return fig.overview_figure(attentions, marked=marked, focus=FOCUS)
+        return overview_data(attentions, marked=marked, focus=FOCUS)
 
     def focus():
         return fig.focus_figure(weights, result.labels, allow=allow, title="masked", zmax=1.0)
@@ -68,7 +70,7 @@ def measure_one(
     built = {"overview": overview(), "focus": focus()}
     variants = {
         "overview_build": overview,
-        "overview_json": built["overview"].to_json,
+        "overview_json": lambda: json.dumps(built["overview"]),
         "focus_build": focus,
         "focus_json": built["focus"].to_json,
         "painter": lambda: json.dumps(painter()),
@@ -83,7 +85,7 @@ def measure_one(
         "model": name,
         "T": T,
         "reps": n,
-        "overview_kb": len(built["overview"].to_json()) / 1000,
+        "overview_kb": len(json.dumps(built["overview"])) / 1000,
         "focus_kb": len(built["focus"].to_json()) / 1000,
         "painter_kb": len(json.dumps(painter())) / 1000,
     }

@@ -54,7 +54,7 @@ EXPLORER_PHASES = {
     "token_painter": (_PAGE, "token_painter"),
     "head_painter": (_PAGE, "head_painter"),
     "overview_tab": (_PAGE, "overview_tab"),
-    "  overview_figure": ("maskattn/figures.py", "overview_figure"),
+    "  overview_data": ("ui/head_overview.py", "overview_data"),
     "compare_tab": (_PAGE, "compare_tab"),
     "  focus_figure": ("maskattn/figures.py", "focus_figure"),
     "  figure_html (download button)": ("maskattn/figures.py", "figure_html"),

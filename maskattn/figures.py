@@ -16,10 +16,8 @@ Shapes: ``L`` layers, ``H`` heads, ``T`` tokens (queries down the rows, keys acr
 
 from __future__ import annotations
 
-import base64
 import functools
 import html
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +27,8 @@ import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
 import plotly.io as pio
-from PIL import Image
+
+from maskattn.overview import OVERVIEW_LEVELS, head_marks, tile_heads
 
 __all__ = [
     "BLOCK_KINDS",
@@ -414,8 +413,6 @@ def _weight_stops(theme: Theme, stops: int) -> tuple[tuple[float, str], ...]:
 # ---------------------------------------------------------------------------------------------------------
 # Overview: every head as one tiled image
 
-OVERVIEW_LEVELS = 255  # colours in the overview's palette; the PNG's entry 0 is the transparent gap
-
 
 def overview_palette(theme: Theme = DEFAULT_THEME) -> np.ndarray:
     """Return the overview's PNG palette, (256, 3) uint8: entry 0 the gap, entry k the weight (k-1)/254.
@@ -430,33 +427,6 @@ def overview_palette(theme: Theme = DEFAULT_THEME) -> np.ndarray:
     palette = np.zeros((256, 3), dtype=np.uint8)
     palette[1:] = np.rint([np.interp(levels, where, rgb[:, c]) for c in range(3)]).T.astype(np.uint8)
     return palette
-
-
-def _palette_png(indices: np.ndarray, palette: np.ndarray) -> str:
-    """Return ``indices`` (h, w) uint8 as a data URI of an indexed PNG whose entry 0 is transparent."""
-    height, width = indices.shape
-    image = Image.frombytes("P", (width, height), np.ascontiguousarray(indices, dtype=np.uint8).tobytes())
-    image.putpalette(palette.ravel().tolist())
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", transparency=0, compress_level=6)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _pool_blocks(x: np.ndarray, max_cells: int, how: str) -> np.ndarray:
-    """Return ``x`` (..., T, T) pooled over square blocks to (..., n, n) with n <= max_cells."""
-    t = x.shape[-1]
-    step = math.ceil(t / max_cells)
-    if step == 1:
-        return x
-    starts = np.arange(0, t, step)
-    if how == "max":
-        # reduceat handles the short last block itself, so the (possibly 75 MB) input is never padded.
-        y = np.maximum.reduceat(x, starts, axis=-1)  # (..., T, n)
-        return np.maximum.reduceat(y, starts, axis=-2)  # (..., n, n)
-    y = np.add.reduceat(x, starts, axis=-1)
-    y = np.add.reduceat(y, starts, axis=-2)
-    counts = np.minimum(step, t - starts).astype(np.float32)  # (n,) cells per block along one side
-    return y / (counts[:, None] * counts[None, :])
 
 
 def _rect(x0: float, y0: float, x1: float, y1: float, color: str, width: float, name: str) -> dict[str, Any]:
@@ -530,47 +500,18 @@ def overview_figure(
     ``notes`` ``(L, H)`` strings are added to each tile's hover text.
     """
     a = _as_float_array(attentions, "attentions", 4)  # (L, H, T, T)
-    n_layers, n_heads, t_q, t_k = a.shape
-    if t_q != t_k:
-        raise ValueError(f"attentions must be (L, H, T, T) with square heads, got shape {tuple(a.shape)}")
-    if thumb_px < 1:
-        raise ValueError(f"thumb_px must be >= 1, got {thumb_px}")
-    if pool not in ("max", "mean"):
-        raise ValueError(f"pool must be 'max' or 'mean', got {pool!r}")
-    if not zmax > 0:
-        raise ValueError(f"zmax must be > 0, got {zmax}")
-
-    marked_arr = np.zeros((n_layers, n_heads), dtype=bool)
-    if marked is not None:
-        marked_arr = np.asarray(marked)
-        if marked_arr.dtype != np.bool_ or marked_arr.shape != (n_layers, n_heads):
-            raise ValueError(
-                f"marked must be a boolean array of shape ({n_layers}, {n_heads}), "
-                f"got {marked_arr.dtype} {tuple(marked_arr.shape)}"
-            )
-    highlight_arr = _head_grid(highlight, (n_layers, n_heads), "highlight", bool)
-    badge_arr = _head_grid(badges, (n_layers, n_heads), "badges", str)
-    note_arr = _head_grid(notes, (n_layers, n_heads), "notes", str)
-    if focus is not None:
-        fl, fh = (int(v) for v in focus)
-        if not (0 <= fl < n_layers and 0 <= fh < n_heads):
-            raise ValueError(
-                f"focus must be (layer, head) within ({n_layers}, {n_heads}), got {tuple(focus)}"
-            )
-
-    thumbs = _pool_blocks(a, thumb_px, pool)  # (L, H, n, n)
-    if not np.isfinite(thumbs).all():  # NaN/inf survive max and sum pooling, so checking here is enough
-        raise ValueError("attentions contains NaN or infinite values; attention weights must be finite")
-    n = thumbs.shape[-1]
-    step = math.ceil(t_q / n)
-    gap = max(1, round(n / 6))  # wide enough for two outlines between neighbours
-    stride = n + gap
-
-    # Tiled matrix: tile (l, h) occupies rows l*stride : l*stride+n and columns h*stride : h*stride+n.
-    rows, cols = n_layers * stride - gap, n_heads * stride - gap
-    tiled = np.full((n_layers, stride, n_heads, stride), np.nan, dtype=np.float32)
-    tiled[:, :n, :, :n] = thumbs.transpose(0, 2, 1, 3)  # (L, n, H, n)
-    tiled = tiled.reshape(n_layers * stride, n_heads * stride)[:rows, :cols]  # (rows, cols)
+    tiled = tile_heads(a, overview_palette(theme), thumb_px=thumb_px, pool=pool, zmax=zmax)
+    marks = head_marks(
+        (tiled.layers, tiled.heads),
+        marked=marked,
+        focus=focus,
+        highlight=highlight,
+        badges=badges,
+        notes=notes,
+    )
+    n_layers, n_heads, n, gap, stride = tiled.layers, tiled.heads, tiled.tile, tiled.gap, tiled.stride
+    rows, cols = tiled.rows, tiled.cols
+    marked_arr, highlight_arr, badge_arr, note_arr = marks.marked, marks.highlight, marks.badges, marks.notes
 
     pad = gap  # frame around the outer tiles, room for their outlines
     margin = {
@@ -590,14 +531,11 @@ def overview_figure(
     plot_w = (cols + 2 * pad) * cell_px
     plot_h = (rows + 2 * pad) * cell_px
 
-    # Palette entry 1 + round(254 · weight / zmax) per cell (above zmax: the top colour), 0 in the gaps.
-    levels = np.rint(np.clip(np.nan_to_num(tiled, nan=0.0) / zmax, 0.0, 1.0) * (OVERVIEW_LEVELS - 1))
-    indices = np.where(np.isnan(tiled), 0, 1 + levels).astype(np.uint8)
     # Traces and layout are plain dicts, handed to plotly unvalidated (see the end): this figure is redrawn
     # on every edit, and plotly's validation was most of its cost. The tests validate it.
     tiles = {
         "type": "image",
-        "source": _palette_png(indices, overview_palette(theme)),
+        "source": tiled.png,
         "x0": 0,  # pixel (row i, column j) is centred on (j, i), as a heatmap's cells are
         "y0": 0,
         "dx": 1,
@@ -654,8 +592,8 @@ def overview_figure(
     # The focus ring lies outside the marked outline and is drawn first, so a focused head that is also
     # marked shows both (the ring used to cover the orange); a head-type filter's dotted ring lies between.
     shapes = []
-    if focus is not None:
-        fl, fh = (int(v) for v in focus)
+    if marks.focus is not None:
+        fl, fh = marks.focus
         shapes.append(outline(fl, fh, gap * 0.75, theme.focus_color, theme.px(3), f"focus L{fl} h{fh}"))
     shapes += [
         outline(lyr, hd, gap * 0.1, theme.accent_color, theme.px(2), f"marked L{lyr} h{hd}")
@@ -696,7 +634,7 @@ def overview_figure(
         dragmode=False,  # a drag would zoom; here a click means "focus this head"
         clickmode="event+select",
         hovermode="closest",
-        meta={"tile": n, "gap": gap, "step": step, "layers": n_layers, "heads": n_heads},
+        meta={"tile": n, "gap": gap, "step": tiled.step, "layers": n_layers, "heads": n_heads},
         xaxis={
             "range": [-edge - pad, cols - edge + pad],
             "tickmode": "array",
@@ -726,17 +664,6 @@ def overview_figure(
     # Unvalidated (plotly's own switch, also used by plotly express): ~25 ms less per edit.
     # tests/unit/test_figures.py checks that plotly's validation finds nothing to change.
     return go.Figure(data=data, layout=layout, _validate=False)
-
-
-def _head_grid(values: Any, shape: tuple[int, int], name: str, kind: type) -> np.ndarray | None:
-    """Return ``values`` as an ``(L, H)`` array of ``kind`` (bool or str), or None; ValueError if not."""
-    if values is None:
-        return None
-    arr = np.asarray(values, dtype=object if kind is str else None)
-    if arr.shape != shape or (kind is bool and arr.dtype != np.bool_):
-        wanted = "a boolean array" if kind is bool else "strings"
-        raise ValueError(f"{name} must be {wanted} of shape {shape}, got {arr.dtype} {tuple(arr.shape)}")
-    return arr.astype(str) if kind is str else arr
 
 
 # ---------------------------------------------------------------------------------------------------------

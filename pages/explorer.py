@@ -11,7 +11,8 @@ from maskattn import PRESETS, MaskPlan
 from maskattn import figures as fig
 from ui import editing, frame, limits, run_words, stacks
 from ui.exports import attentions_npz, figure_html
-from ui.figure_export import chart_config
+from ui.figure_export import chart_config, chosen_format
+from ui.head_overview import head_overview
 from ui.i18n import current_language, language_switch
 from ui.instruments_tab import head_type_overlay, heads_and_edges_tab
 from ui.lessons import LANGUAGES, Language, tr
@@ -42,7 +43,7 @@ from ui.theme import (
 from ui.widgets import preset_params
 from ui.width_probe import column_width
 from ui.word_view import painted_tokens, word_view
-from ui.words import attention_words, figure_words, head_words
+from ui.words import attention_words, figure_words, head_words, overview_words
 
 EXAMPLES = [
     "The cat sat on the mat because it was tired.",
@@ -188,14 +189,6 @@ def on_head_paint(picked: np.ndarray) -> None:
 
 def on_head_click(layer: int, head: int) -> None:
     update(state().focused(layer, head))
-
-
-def on_overview_select() -> None:
-    event = st.session_state.get("ex_overview")
-    points = event.selection.points if event is not None else []
-    if points and points[0].get("customdata") is not None:
-        layer, head = points[0]["customdata"][:2]
-        update(state().focused(layer, head))
 
 
 def on_focus_widgets() -> None:
@@ -435,27 +428,18 @@ def preset_section(layers: int, lang: Language) -> None:
             st.error(str(err))
 
 
-def overview_tab(shown: stacks.Shown, focus, width: int, lang: Language, model, text: str) -> None:
+def overview_tab(shown: stacks.Shown, focus, lang: Language, model, text: str) -> None:
     L, H = shown.attentions.shape[:2]
-    marked = shown_plan().marked_heads(L, H).numpy()
-    theme = figure_theme()
-    types = head_type_overlay(model, text, state().plan)  # badges and a filter, when asked for
-    figure = fig.overview_figure(
-        shown.attentions.numpy(),
-        marked=marked,
-        focus=focus,
-        theme=theme,
-        max_width=width,
-        words=figure_words(lang),
-        **types,
-    )
-    st.plotly_chart(
-        figure,
+    head_overview(
         key="ex_overview",
-        on_select=on_overview_select,
-        selection_mode="points",
-        config=chart_config("overview"),
-        width="content",
+        attentions=shown.attentions.numpy(),
+        marked=shown_plan().marked_heads(L, H).numpy(),
+        focus=focus,
+        theme=figure_theme(),
+        words=overview_words(lang),
+        on_pick=on_head_click,
+        export_format=chosen_format(),
+        **head_type_overlay(model, text, state().plan),  # badges and a filter, when asked for
     )
     st.caption(tr("explorer.overview.caption", lang))
 
@@ -737,7 +721,7 @@ def work_area(model, text: str, lang: Language) -> None:
             st.session_state["ex_tab"] = tab_label(tab_id(st.session_state["ex_tab"]), lang)
         tabs = st.tabs([tab_label(t, lang) for t in TABS], key="ex_tab", on_change=on_tab)
         sections = (
-            lambda: overview_tab(shown, focus, width, lang, model, text),
+            lambda: overview_tab(shown, focus, lang, model, text),
             lambda: compare_tab(shown, unmasked, focus, blocked, top, width, lang),
             lambda: effect_tab(model, result, lang),
             lambda: plan_tab(model, result, lang),

@@ -1,6 +1,7 @@
 """What every figure's camera button downloads: PNG at paper resolution or SVG, chosen once in the sidebar.
 
-The image is made in the browser by plotly.js (``toImageButtonOptions``), not on the server: no headless
+The image is made in the browser by plotly.js (``toImageButtonOptions``; the head overview draws its own,
+``ui/head_overview.js``), not on the server: no headless
 browser to install or start (kaleido), so it works offline, and on a busy server it costs the server nothing.
 """
 
@@ -18,10 +19,15 @@ from .lessons import tr
 FORMAT_KEY = "fig_format"  # "png" or "svg", for the whole session
 
 
+def chosen_format() -> str:
+    """Return the figure format chosen in the sidebar: "png" or "svg"."""
+    chosen = st.session_state.get(FORMAT_KEY)
+    return chosen if chosen in fig.EXPORT_FORMATS else "png"
+
+
 def chart_config(filename: str = "maskattn") -> dict[str, Any]:
     """Return the plotly config of a chart: its camera button saves ``filename`` in the chosen format."""
-    chosen = st.session_state.get(FORMAT_KEY)
-    return fig.export_config(chosen if chosen in fig.EXPORT_FORMATS else "png", filename)
+    return fig.export_config(chosen_format(), filename)
 
 
 def figure_format_picker() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from maskattn.figures import FigureWords
+from maskattn.overview import OverviewWords
 from ui.lessons import Language, tr
 from ui.painter_codec import PainterWords
 
@@ -36,3 +37,8 @@ def head_words(lang: Language) -> PainterWords:
 def figure_words(lang: Language) -> FigureWords:
     """Return the figures' axis titles and hover names in ``lang``."""
     return FigureWords(**{f.name: tr(f"fig.{f.name}", lang) for f in fields(FigureWords)})
+
+
+def overview_words(lang: Language) -> OverviewWords:
+    """Return the head overview's words in ``lang``."""
+    return OverviewWords(**{f.name: tr(f"overview.{f.name}", lang) for f in fields(OverviewWords)})

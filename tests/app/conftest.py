@@ -1,6 +1,7 @@
 """AppTest helpers: the app script, a check that no traceback reached the page, readers of what it shows."""
 
 import base64
+import json
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,12 @@ def no_exceptions(at: AppTest) -> AppTest:
 
 def caption_text(at) -> str:
     return "\n".join(c.value for c in at.caption)
+
+
+def component_data(at, key: str) -> dict:
+    """Return the data the custom component ``key`` (a painter, the head overview) sent to the browser."""
+    (component,) = [c for c in at.get("bidi_component") if c.proto.id.endswith(f"-{key}")]
+    return json.loads(component.proto.json)
 
 
 def plotly_figure(at, key: str):

@@ -14,16 +14,25 @@ from tests.model_folders import save_bart_folder, save_gpt2_folder
 from ui.page_state import EXPLORER_KEY
 from ui.share import SharedState, to_query_params, unpack_plan
 
-from .conftest import APP, caption_text, heatmap_values, no_exceptions, open_tab, plotly_figure
+from .conftest import (
+    APP,
+    caption_text,
+    component_data,
+    heatmap_values,
+    no_exceptions,
+    open_tab,
+    plotly_figure,
+)
 
 pytestmark = pytest.mark.slow
 
 
 def test_hidden_tabs_are_not_built(app):
     at = no_exceptions(app.run())
-    assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["ex_overview"]
+    assert at.get("plotly_chart") == [] and component_data(at, "ex_overview")["heads"] == 12
     open_tab(at, "Before / after")
     assert [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")] == ["ex_focus_fig"]
+    assert not [c for c in at.get("bidi_component") if c.proto.id.endswith("-ex_overview")]
 
 
 def test_badge_says_cached_exactly_when_the_run_came_from_the_cache(app):
@@ -42,9 +51,11 @@ def test_default_page_runs_the_bundled_model(app):
     at = no_exceptions(app.run())
     assert at.title[0].value == "Explorer"
     assert "13 tokens" in caption_text(at) and "all-MiniLM-L6-v2" in caption_text(at)
-    overview = plotly_figure(at, "ex_overview")
-    clickable = [t for t in overview.data if t.type == "scatter"]
-    assert len(clickable[0].customdata) == 6 * 12
+    overview = component_data(at, "ex_overview")
+    assert (overview["layers"], overview["heads"]) == (6, 12)
+    assert overview["focus"] == [0, 0] and overview["marked"] == []
+    stride = overview["tile"] + overview["gap"]
+    assert overview_indices(overview).shape == (6 * stride - overview["gap"], 12 * stride - overview["gap"])
 
 
 def test_typing_text_reruns_the_model(app):
@@ -198,10 +209,10 @@ def test_an_encoder_decoder_shows_each_attention_and_edits_name_their_stack(app,
     picker = at.segmented_control(key="ex_stack")
     assert len(picker.options) == 3
     assert picker.value == "encoder"
-    encoder = overview_indices(plotly_figure(at, "ex_overview"))
+    encoder = overview_indices(component_data(at, "ex_overview"))
     picker.set_value("cross").run()
     no_exceptions(at)
-    cross = overview_indices(plotly_figure(at, "ex_overview"))
+    cross = overview_indices(component_data(at, "ex_overview"))
     assert encoder.shape == cross.shape and (encoder != cross).any()  # the overview shows the other attention
     at.selectbox(key="ex_preset").select("causal").run()
     at.button(key="ex_preset_apply").click().run()
@@ -302,9 +313,8 @@ def test_the_explorer_speaks_chinese_from_the_link_and_keeps_it_in_the_url(app):
     assert at.sidebar.toggle(key="presentation").label == "演示模式"
     assert at.sidebar.selectbox(key="sb_model_choice").label == "模型"
     assert at.query_params["lang"] == ["zh"] or at.query_params["lang"] == "zh"
-    overview = plotly_figure(at, "ex_overview")
-    (bar,) = [t for t in overview.data if t.name == "colour bar"]
-    assert bar.colorbar.title.text == "权重"
+    overview = component_data(at, "ex_overview")
+    assert overview["words"]["weight"] == "权重" and overview["words"]["save"] == "保存"
     at = open_tab(at, "前后对比")
     focus = plotly_figure(at, "ex_focus_fig")
     assert focus.layout.yaxis.title.text == "查询（发出关注）"

@@ -19,7 +19,15 @@ from tests.model_folders import save_gpt2_folder
 from ui.instruments_tab import RUNNING_KEY
 from ui.page_state import EXPLORER_KEY
 
-from .conftest import APP, caption_text, heatmap_values, no_exceptions, open_tab, plotly_figure
+from .conftest import (
+    APP,
+    caption_text,
+    component_data,
+    heatmap_values,
+    no_exceptions,
+    open_tab,
+    plotly_figure,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -207,12 +215,9 @@ def test_head_types_label_the_overview_filter_it_and_follow_the_plan(app, minilm
     no_exceptions(at)
     types = model_head_types(minilm, text, max_tokens=512)
     expected = types["previous_token"].numpy() >= 0.5
-    figure = plotly_figure(at, "ex_overview")
-    outlined = sorted(s.name for s in figure.layout.shapes if s.name.startswith("highlight"))
-    assert outlined == sorted(
-        f"highlight L{lyr} h{hd}" for lyr, hd in zip(*np.nonzero(expected), strict=True)
-    )
-    assert expected.any() and "badges" in [t.name for t in figure.data]
+    overview = component_data(at, "ex_overview")
+    assert sorted(map(tuple, overview["highlight"])) == sorted(zip(*np.nonzero(expected), strict=True))
+    assert expected.any() and overview["badges"], "the filter picks heads, and the tiles carry labels"
     # Block the strongest previous-token head's previous token: its score falls, and the page says so.
     layer, head, _ = types.top("previous_token")
     T = 10
@@ -226,13 +231,11 @@ def test_head_types_label_the_overview_filter_it_and_follow_the_plan(app, minilm
 
 def test_the_sidebar_format_choice_reaches_every_figure(app):
     at = no_exceptions(app.run())
-    (overview,) = [c for c in at.get("plotly_chart") if c.proto.id.endswith("ex_overview")]
-    assert json.loads(overview.proto.config)["toImageButtonOptions"] == {
-        "format": "png",
-        "scale": 4,
-        "filename": "overview",
-    }
+    export = component_data(at, "ex_overview")["export"]  # the overview saves itself, in the page
+    assert export == {"format": "png", "scale": 4, "filename": "overview"}
     at.segmented_control(key="fig_format").set_value("svg").run()
+    export = component_data(at, "ex_overview")["export"]
+    assert export == {"format": "svg", "scale": 1, "filename": "overview"}
     at = open_tab(at, "Effect")
     (change,) = [c for c in at.get("plotly_chart") if c.proto.id.endswith("ex_change_fig")]
     assert json.loads(change.proto.config)["toImageButtonOptions"]["format"] == "svg"

@@ -16,17 +16,29 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from tests.e2e import streamlit_server as server
-from tests.e2e.browser import CHROMIUM_ARGS, IDLE_JS, wait_still
+from tests.e2e.browser import CHROMIUM_ARGS, COMPONENT_ROOTS, IDLE_JS, wait_still
 from ui.lessons import tr
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGES = {"explorer": "", "mask_lab": "mask_lab", "learn": "learn"}
 LOAD_MS = 120_000
-# Every painter drawn and every plotly figure laid out, and no element of the page greyed out as stale.
-SETTLED_JS = """
-() => document.querySelectorAll('[data-stale="true"]').length === 0
-  && Array.from(document.querySelectorAll('.js-plotly-plot')).every((gd) => gd._fullLayout)
-  && Array.from(document.querySelectorAll('[data-testid="grid-painter"]')).every((p) => p.dataset.rows)
+# Every painter and head overview drawn, every plotly figure laid out, and nothing greyed out as stale.
+SETTLED_JS = f"""
+() => {{
+  {COMPONENT_ROOTS}
+  return document.querySelectorAll('[data-stale="true"]').length === 0
+    && Array.from(document.querySelectorAll('.js-plotly-plot')).every((gd) => gd._fullLayout)
+    && componentRoots('[data-testid="grid-painter"]').every((p) => p.dataset.rows)
+    && componentRoots('[data-testid="head-overview"]').every((o) => o.dataset.drawn);
+}}
+"""
+# Every page has a plotly figure or the head overview near the top.
+FIGURE_SHOWN_JS = f"""
+() => {{
+  {COMPONENT_ROOTS}
+  return document.querySelector('.js-plotly-plot') !== null
+    || componentRoots('[data-testid="head-overview"]').length > 0;
+}}
 """
 
 
@@ -42,8 +54,8 @@ def shoot(page, url: str, path: Path, presentation: bool, lang: str) -> None:
     # The figures' columns report their width after the first run, which reruns the page once: wait for the
     # painter and the figures of that second run.
     page.wait_for_function(SETTLED_JS, timeout=LOAD_MS)
-    # Plotly draws a chart once it is on screen: every page here has one near the top.
-    page.wait_for_function("() => document.querySelector('.js-plotly-plot') !== null", timeout=LOAD_MS)
+    # Plotly draws a chart once it is on screen: wait for the first figure to be there.
+    page.wait_for_function(FIGURE_SHOWN_JS, timeout=LOAD_MS)
     page.wait_for_function(SETTLED_JS, timeout=LOAD_MS)
     wait_still(page, LOAD_MS)
     # Streamlit scrolls inside its main block, so a "full page" shot is one screen: grow the window instead.

@@ -11,13 +11,16 @@ The app is loaded as ``/?text=...``: the Explorer is the default page, so it liv
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from maskattn import MaskPlan
@@ -55,35 +58,11 @@ _HEATMAP_JS = """
 }
 """
 
-_OVERVIEW_JS = """
-() => {
-  const gd = document.querySelector('.st-key-ex_overview .js-plotly-plot');
-  if (!gd || !gd._fullLayout) return null;
-  const targets = gd._fullData.find((t) => t.name === 'heads');
-  const box = gd.getBoundingClientRect();
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-  return {
-    shapes: gd._fullLayout.shapes.map((s) => s.name),
-    tiles: targets.customdata.map((c, i) => ({
-      layer: c[0], head: c[1],
-      x: box.x + xa._offset + xa.l2p(targets.x[i]), y: box.y + ya._offset + ya.l2p(targets.y[i]),
-    })),
-  };
-}
-"""
-
 # Streamlit scrolls its main area, not the document.
 _PAGE_HEIGHT_JS = """
 () => {
   const main = document.querySelector('[data-testid="stMain"]');
   return Math.ceil(main ? main.scrollHeight : document.documentElement.scrollHeight);
-}
-"""
-
-_FONT_JS = """
-() => {
-  const gd = document.querySelector('.st-key-ex_overview .js-plotly-plot');
-  return gd && gd._fullLayout ? gd._fullLayout.font.size : null;
 }
 """
 
@@ -166,6 +145,20 @@ class Explorer:
     def wait_painted(self, expected: np.ndarray) -> None:
         want = f"the painter to show\n{expected.astype(int)}"
         wait_until(self.page, self.painted, lambda grid: np.array_equal(grid, expected), want)
+
+    @property
+    def overview(self):
+        """The head overview's root (its data-* attributes say what it draws)."""
+        return self.page.locator(".st-key-ex_overview [data-testid='head-overview']")
+
+    def overview_state(self) -> dict | None:
+        """Return what the overview draws: ``focus`` "l.h", ``marked`` "l.h l.h", ``font``, ``drawn``..."""
+        if self.overview.count() == 0:
+            return None
+        return self.overview.evaluate("(root) => ({...root.dataset})")
+
+    def overview_tile(self, layer: int, head: int):
+        return self.overview.locator(f".ho-tile[data-layer='{layer}'][data-head='{head}']")
 
     def heatmap(self, key: str = "ex_focus_fig") -> dict:
         """Return the focused head's weights (NaN where blocked), the blocked overlay and the title."""
@@ -258,15 +251,19 @@ class Explorer:
         opener = self.page.locator(f".st-key-{key} button[aria-label='Open']")
         choice = self.page.get_by_role("option", name=option, exact=True)
         settled_box(opener)
-        # Right after its expander opens, the first click on the list button can be lost: try again.
+        # Right after its expander opens, the first click on the list button can be lost, and a rerun
+        # (a column reporting its new width) closes an open list: open it again and pick again.
         deadline = time.monotonic() + UPDATE_TIMEOUT_S
-        while not choice.is_visible() and time.monotonic() < deadline:
-            opener.click()
+        while True:
             try:
-                choice.wait_for(timeout=1_000)
+                if not choice.is_visible():
+                    opener.click()
+                    choice.wait_for(timeout=1_000)
+                choice.click(timeout=2_000)
+                break
             except PlaywrightTimeoutError:
-                continue
-        choice.click()
+                if time.monotonic() > deadline:
+                    raise
         field = self.page.locator(f".st-key-{key} input[role='combobox']")
         wait_until(self.page, field.input_value, lambda value: value == option, f"{key} to show {option!r}")
         self.idle()
@@ -488,13 +485,13 @@ def test_gating_a_picked_head_outlines_lists_it_and_moves_the_embedding(explorer
     assert float(page.locator(".st-key-ex_gate_value input[type='range']").input_value()) == 0.0
     explorer.press("ex_gate_apply")
 
-    overview = wait_until(
+    wait_until(
         page,
-        lambda: page.evaluate(_OVERVIEW_JS),
-        lambda o: o is not None and "marked L2 h5" in o["shapes"],
-        "the overview to outline layer 2 head 5",
+        explorer.overview_state,
+        lambda o: o is not None and o["marked"] == "2.5",
+        "the overview to outline layer 2 head 5, and only it",
     )
-    assert [s for s in overview["shapes"] if s.startswith("marked")] == ["marked L2 h5"]
+    assert explorer.overview_tile(2, 5).evaluate("(b) => getComputedStyle(b).outlineStyle") == "solid"
     gates = [(rule.layers, rule.heads, rule.gate) for rule in explorer.link_plan().rules]
     assert gates == [((2,), (5,), 0.0)]
     explorer.shot(save_screenshot, "gate-overview")
@@ -513,16 +510,15 @@ def test_an_overview_tile_focuses_its_head_and_a_preset_masks_it(explorer: Explo
     page = explorer.page
     rows, cols = explorer.shape
     explorer.tab("Overview")
-    settled_box(page.locator(".st-key-ex_overview .js-plotly-plot"))
-    overview = page.evaluate(_OVERVIEW_JS)
-    assert "focus L0 h0" in overview["shapes"]
-    (tile,) = [t for t in overview["tiles"] if (t["layer"], t["head"]) == (3, 7)]
-    page.mouse.click(tile["x"], tile["y"])
+    settled_box(explorer.overview)
+    assert explorer.overview_state()["focus"] == "0.0"
+    tile = settled_box(explorer.overview_tile(3, 7))
+    page.mouse.click(tile["x"] + tile["width"] / 2, tile["y"] + tile["height"] / 2)
 
     wait_until(page, explorer.focus_inputs, lambda lh: lh == (3, 7), "the Layer/Head inputs to show 3, 7")
     explorer.idle()
     assert page.get_by_role("heading", name="Mask of layer 3 · head 7").is_visible()
-    assert "focus L3 h7" in page.evaluate(_OVERVIEW_JS)["shapes"]
+    wait_until(page, explorer.overview_state, lambda o: o["focus"] == "3.7", "the overview to ring L3 h7")
     assert parse_qs(urlparse(page.url).query)["focus"] == ["3.7"]
     explorer.tab("Before / after")
     unmasked = explorer.wait_heatmap_blocked(np.zeros((rows, cols), dtype=bool))
@@ -554,6 +550,38 @@ def test_an_overview_tile_focuses_its_head_and_a_preset_masks_it(explorer: Explo
     explorer.assert_no_errors()
 
 
+@pytest.mark.parametrize("image_format", ["png", "svg"])
+def test_the_overview_saves_itself_in_the_sidebars_format(explorer: Explorer, image_format: str):
+    page = explorer.page
+    explorer.tab("Overview")
+    save = explorer.overview.locator(".ho-save")
+    if image_format == "svg":
+        page.locator("[data-testid='stSidebar']").get_by_text("SVG", exact=True).click()
+    wait_until(page, save.inner_text, lambda text: text.endswith(image_format.upper()), "the save button")
+    with page.expect_download(timeout=UPDATE_TIMEOUT_S * 1000) as saving:
+        save.click()
+    saved = saving.value
+    assert saved.suggested_filename == f"overview.{image_format}"
+    content = Path(saved.path()).read_bytes()
+    if image_format == "svg":
+        svg = ElementTree.fromstring(content)
+        ns = "{http://www.w3.org/2000/svg}"
+        (tiles,) = svg.iter(f"{ns}image")
+        assert tiles.get("href").startswith("data:image/png;base64,")
+        labels = [t.text for t in svg.iter(f"{ns}text")]
+        assert [f"h{h}" for h in range(HEADS)] + [f"L{lyr}" for lyr in range(LAYERS)] == [
+            t for t in labels if t and t[0] in "hL" and t[1:].isdigit()
+        ]
+        assert [r.get("stroke") for r in svg.iter(f"{ns}rect") if r.get("stroke")] == ["#111111"], "focus"
+        return
+    image = Image.open(io.BytesIO(content)).convert("RGB")
+    width = explorer.overview.locator(".ho-plot").evaluate("(p) => parseFloat(p.style.width)")
+    assert image.width > 4 * width * 0.9, "saved at paper resolution, not the screen's"
+    colours = {tuple(c) for c in np.asarray(image).reshape(-1, 3)[::7]}
+    assert (217, 217, 217) in colours and (17, 17, 17) in colours, "the gaps and the focus ring are drawn"
+    assert len(colours) > 40, "the tiles' weights are drawn, not a blank image"
+
+
 def assert_painter_fits(explorer: Explorer) -> dict:
     """Check the token painter ends inside its column; return the canvas's box."""
     canvas = explorer.canvas.bounding_box()
@@ -565,14 +593,20 @@ def assert_painter_fits(explorer: Explorer) -> dict:
 def check_figures_fit(explorer: Explorer) -> None:
     """Check that the overview, the focus heatmap and the painter fit their columns, unsqueezed."""
     page = explorer.page
-    for tab, key in [("Overview", "ex_overview"), ("Before / after", "ex_focus_fig")]:
-        explorer.tab(tab)
-        fit = wait_until(page, lambda k=key: page.evaluate(_FIT_JS, k), lambda f: f and f["shown"] > 0, key)
-        # Built no wider than its column, and drawn at the size it was built (not squeezed by Streamlit).
-        assert fit["built"] <= fit["column"] + 0.5, (key, fit)
-        assert fit["drawn"] == fit["built"], (key, fit)
+    explorer.tab("Before / after")
+    key = "ex_focus_fig"
+    fit = wait_until(page, lambda: page.evaluate(_FIT_JS, key), lambda f: f and f["shown"] > 0, key)
+    # Built no wider than its column, and drawn at the size it was built (not squeezed by Streamlit).
+    assert fit["built"] <= fit["column"] + 0.5, (key, fit)
+    assert fit["drawn"] == fit["built"], (key, fit)
     assert_painter_fits(explorer)
     explorer.tab("Overview")
+    frame = settled_box(explorer.overview.locator(".ho-frame"))
+    column = page.locator(".st-key-ex_overview").evaluate(
+        "(el) => el.closest('[data-testid=\"stColumn\"]').getBoundingClientRect().toJSON()"
+    )
+    assert frame["x"] + frame["width"] <= column["x"] + column["width"] + 0.5, (frame, column)
+    assert int(explorer.overview_state()["tilePx"]) >= 16, "the tiles stay big enough to click"
     assert page.evaluate(_OVERFLOW_JS) == [], "the page is wider than the window"
 
 
@@ -589,8 +623,8 @@ def test_figures_fit_their_columns(chromium_browser, app_url, save_screenshot, w
         page.locator(".st-key-presentation label").click()
         wait_until(
             page,
-            lambda: page.evaluate(_FONT_JS),
-            lambda size: size == PRESENTATION_THEME.font_size,
+            explorer.overview_state,
+            lambda o: o is not None and o["font"] == str(PRESENTATION_THEME.font_size),
             "the overview in the presentation theme",
         )
         explorer.idle()

@@ -18,28 +18,15 @@ import plotly.io as pio
 import pytest
 
 from maskattn import figures as F
-from tests.figure_images import overview_indices, overview_palette, overview_png
+from tests.figure_images import (
+    overview_indices,
+    overview_palette,
+    overview_png,
+    pooled_head_reference,
+    softmax_attention,
+)
 
 L, H = 6, 12
-
-
-def softmax_attention(rng: np.random.Generator, n_layers: int, n_heads: int, t: int) -> np.ndarray:
-    """Return random rows that sum to 1, peaked like real attention (cheap enough for T=512)."""
-    x = rng.random((n_layers, n_heads, t, t), dtype=np.float32) ** 8  # (L, H, T, T)
-    return x / x.sum(axis=-1, keepdims=True)
-
-
-def pooled_head_reference(head: np.ndarray, max_cells: int, how: str) -> np.ndarray:
-    """Pool one (T, T) head over square blocks of ceil(T / n) tokens with plain loops."""
-    t = head.shape[0]
-    step = math.ceil(t / max_cells)
-    n = math.ceil(t / step)
-    out = np.empty((n, n), dtype=np.float64)
-    for i in range(n):
-        for j in range(n):
-            block = head[i * step : (i + 1) * step, j * step : (j + 1) * step].astype(np.float64)
-            out[i, j] = block.max() if how == "max" else block.mean()
-    return out
 
 
 def traces_named(fig: go.Figure, name: str) -> list:

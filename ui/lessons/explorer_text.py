@@ -65,6 +65,19 @@ EXPLORER_STRINGS: dict[str, dict[str, str]] = {
         "zh": "点击或拖过头来选择 · 按住 shift 拖动选矩形 · 点击层或头的标签整行或整列切换",
     },
     # -- figures
+    "overview.head_name": {"en": "layer {layer}, head {head}", "zh": "第 {layer} 层 · 第 {head} 个头"},
+    "overview.weight": {"en": "weight", "zh": "权重"},
+    "overview.marked": {"en": "has a mask or gate", "zh": "带有掩码或门控"},
+    "overview.click": {"en": "click to focus", "zh": "点击以聚焦"},
+    "overview.save": {"en": "Save", "zh": "保存"},
+    "overview.pooled_max": {
+        "en": "Long text: each cell shows the largest weight of {step} × {step} token pairs.",
+        "zh": "长文本：每个格子显示 {step} × {step} 个词元对中的最大权重。",
+    },
+    "overview.pooled_mean": {
+        "en": "Long text: each cell shows the mean weight of {step} × {step} token pairs.",
+        "zh": "长文本：每个格子显示 {step} × {step} 个词元对的平均权重。",
+    },
     "fig.query_axis": {"en": "query (attending)", "zh": "查询（发出关注）"},
     "fig.key_axis": {"en": "key (attended to)", "zh": "键（被关注）"},
     "fig.query": {"en": "query", "zh": "查询"},
