@@ -119,26 +119,39 @@ _DONE_JS = """
 def _timings(events: list[dict]) -> dict[str, float]:
     """Return the phases of one edit (ms after mouse-up) from the page's event log."""
     up = next(e["t"] for e in events if e["kind"] == "up")
-    start = next(e["t"] for e in events if e["kind"] == "state" and e["detail"] == "running" and e["t"] >= up)
-    done = next(
-        e["t"] for e in events if e["kind"] == "state" and e["detail"] == "notRunning" and e["t"] >= start
+    start = next(
+        (e["t"] for e in events if e["kind"] == "state" and e["detail"] == "running" and e["t"] >= up), None
     )
-    painter = max((e["t"] for e in events if e["kind"] == "painter" and e["t"] >= start), default=done)
-    overview = max((e["t"] for e in events if e["kind"] == "overview" and e["t"] >= start), default=done)
+    done = next(
+        (
+            e["t"]
+            for e in events
+            if start is not None and e["kind"] == "state" and e["detail"] == "notRunning" and e["t"] >= start
+        ),
+        None,
+    )
+    # A rerun queued behind another can run without the front end's script state changing (seen with 10
+    # sessions at once): then only the redraws time the edit.
+    since = up if start is None else start
+
+    def last(kind: str) -> float:
+        return max((e["t"] for e in events if e["kind"] == kind and e["t"] >= since), default=done or up)
+
+    painter, overview = last("painter"), last("overview")
     settled = max(e["t"] for e in events)
-    end = max(done, painter, overview)
+    end = max(done or up, painter, overview)
     busy = sum(e["detail"] for e in events if e["kind"] == "longtask" and up <= e["t"] <= end)
     plots: dict[str, float] = {}
     for e in events:
-        if e["kind"] == "plot" and e["t"] >= start:
+        if e["kind"] == "plot" and e["t"] >= since:
             plots[e["detail"]] = e["t"] - up  # the last redraw of each chart
     return {
         "plots": plots,
-        "start_ms": start - up,
-        "done_ms": done - up,
+        "start_ms": None if start is None else start - up,
+        "done_ms": None if done is None else done - up,
         "painter_ms": painter - up,
         "overview_ms": overview - up,
-        "edit_ms": max(done, painter, overview) - up,
+        "edit_ms": end - up,
         "settled_ms": settled - up,
         "busy_ms": busy,
     }

@@ -16,7 +16,8 @@ Per N it records:
 - ``kb_per_update_p50``: websocket bytes the session received for one edit;
 - ``rss_mb_before`` / ``rss_mb_after``: the server's resident memory before the sessions open and after the
   rounds (from ``/proc``): flat across class sizes, or the server keeps what it should let go;
-- ``errors``: edits never answered within the timeout, exceptions shown, or a lost connection;
+- ``errors``: edits never answered within the timeout, exceptions shown, or a lost connection; ``failures``
+  says, for each, what the page showed (the painter's sent and acknowledged revisions, the script state);
 - ``cross_talk``: sessions whose painter, at the end, shows any cell but the ones that session painted.
 """
 
@@ -32,7 +33,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from benchmarks.browser import (
-    _DONE_JS,
     _GEOMETRY_JS,
     _INSTRUMENT_JS,
     EDIT_TIMEOUT_MS,
@@ -52,6 +52,13 @@ SESSIONS = (1, 10, 30)
 ROUNDS = 3
 VIEWPORT = {"width": 1280, "height": 1000}
 _FAILED = '[data-testid="stException"], [data-testid="stConnectionStatus"]'
+# An edit is answered once the painter shows the server took its gesture in (data-ack, the newest revision
+# Python acknowledged) and the app is idle. Not the script state's running -> notRunning alone: a rerun
+# queued behind another can run without the front end's state attribute changing.
+_ANSWERED_JS = """
+([root, rev]) => Number(root.dataset.ack) >= rev
+  && document.querySelector('[data-testid="stApp"]').dataset.testScriptState === "notRunning"
+"""
 
 
 def server_cpu_s(pid: int) -> float:
@@ -110,14 +117,20 @@ class Session:
         y = geometry["y0"] + (cell[0] + 0.5) * geometry["cell"]
         self.page.evaluate("() => { window.__bench.length = 0; }")
         self.bytes_before = self.received
+        self.rev = int(self.root.evaluate("(el) => el.dataset.rev")) + 1  # the gesture's revision
         self.page.mouse.click(x, y)
         self.painted.append(cell)
 
     def finish(self) -> dict | None:
-        """Return this round's timings once the session's rerun is done and drawn; None if it never was."""
+        """Return this round's timings once the session's rerun is done and drawn; None if it never was
+        (then ``self.failure`` says what the page showed)."""
+        self.failure = None
         try:
-            self.page.wait_for_function(_DONE_JS, timeout=EDIT_TIMEOUT_MS, polling=50)
+            self.page.wait_for_function(
+                _ANSWERED_JS, arg=[self.root.element_handle(), self.rev], timeout=EDIT_TIMEOUT_MS, polling=50
+            )
         except Exception:  # Playwright's TimeoutError: the edit was never answered
+            self.failure = self._state("the server never took the gesture in")
             return None
         count = -1
         while True:  # redraws after the script finished still count
@@ -127,10 +140,22 @@ class Session:
                 break
             count = now
         if self.page.locator(_FAILED).count():
+            self.failure = self._state(self.page.locator(_FAILED).first.inner_text()[:200])
             return None
         timing = _timings(self.page.evaluate("() => window.__bench.slice()"))
         timing["kb"] = (self.received - self.bytes_before) / 1000
         return timing
+
+    def _state(self, what: str) -> dict:
+        """Return what the page shows, for an edit that failed: the painter's sent and acknowledged gesture
+        revisions, whether it says it waits, the app's script state, and the kinds of events logged."""
+        page_state = self.page.evaluate(
+            "(el) => ({rev: el.dataset.rev, ack: el.dataset.ack, waiting: el.dataset.waiting,"
+            " script: document.querySelector('[data-testid=stApp]').dataset.testScriptState,"
+            " events: (window.__bench || []).map((e) => e.kind + (e.detail ? ':' + e.detail : ''))})",
+            self.root.element_handle(),
+        )
+        return {"what": what, "cell": self.painted[-1], **page_state}
 
     def shows_only_its_cells(self) -> bool:
         bits = self.root.evaluate("(el) => el.dataset.blocked")
@@ -152,7 +177,7 @@ def measure_class(browser, url: str, T: int, sessions: int, server_pid: int, log
         for session in class_:
             session.wait_loaded()
         log(f"  classroom N={sessions}: {sessions} sessions loaded")
-        timings, errors = [], 0
+        timings, errors, failures = [], 0, []
         cpu_before, wall_before = server_cpu_s(server_pid), time.perf_counter()
         for round_index in range(ROUNDS):
             for session in class_:
@@ -161,6 +186,8 @@ def measure_class(browser, url: str, T: int, sessions: int, server_pid: int, log
                 timing = session.finish()
                 if timing is None:
                     errors += 1
+                    failures.append(session.failure)
+                    log(f"  classroom N={sessions}: an edit failed: {session.failure}")
                 else:
                     timings.append(timing)
         cpu = server_cpu_s(server_pid) - cpu_before
@@ -187,6 +214,7 @@ def measure_class(browser, url: str, T: int, sessions: int, server_pid: int, log
         "kb_per_update_p50": percentile([t["kb"] for t in timings], 50) if timings else None,
         "rss_mb_before": rss_before,
         "rss_mb_after": rss_after,
+        "failures": failures,
     }
 
 

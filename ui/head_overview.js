@@ -30,7 +30,6 @@ function createState(root) {
   const q = (sel) => root.querySelector(sel);
   const s = {
     root,
-    frame: q(".ho-frame"),
     plot: q(".ho-plot"),
     img: q(".ho-img"),
     tiles: q(".ho-tiles"),
@@ -214,8 +213,9 @@ function relayout(s) {
   const height = Math.max(1, Math.round((width * down) / across));
   if (s.plot.style.width !== `${width}px`) s.plot.style.width = `${width}px`;
   if (s.plot.style.height !== `${height}px`) s.plot.style.height = `${height}px`;
-  s.root.style.setProperty("--ho-gap-px", `${(width / across) * d.gap}px`);
-  s.root.dataset.tilePx = String(Math.round((width / across) * d.tile));
+  const tilePx = (width / across) * d.tile;
+  s.root.dataset.tilePx = String(Math.round(tilePx));
+  s.root.style.setProperty("--ho-tile-px", `${tilePx}px`);
 }
 
 function pick(s, l, h) {
@@ -299,9 +299,21 @@ function figureSvg(d, scale = 1) {
       `height="${(down - 2 * d.gap) * cell}" preserveAspectRatio="none" image-rendering="pixelated" ` +
       `style="image-rendering: pixelated"/>`,
   ];
-  for (const [l, h] of d.marked || []) parts.push(rect(tileBox(l, h, d.gap * 0.1), c.marked, 2));
-  for (const [l, h] of d.highlight || []) parts.push(rect(tileBox(l, h, d.gap * 0.42), c.highlight, 2.5, true));
-  if (Array.isArray(d.focus)) parts.push(rect(tileBox(d.focus[0], d.focus[1], d.gap * 0.75), c.focus, 3));
+  // As on screen (head_overview.css): each outline its own width in pixels outside the tile, one around the
+  // other; a rect's stroke is centred on its edge, hence the half widths.
+  const marked = new Set((d.marked || []).map(key));
+  const highlighted = new Set((d.highlight || []).map(key));
+  const px = (widthsInside, width) => (widthsInside + width / 2) / cell; // in cells
+  for (const [l, h] of d.marked || []) parts.push(rect(tileBox(l, h, px(0, 2)), c.marked, 2));
+  for (const [l, h] of d.highlight || []) {
+    const inside = marked.has(`${l}.${h}`) ? 2 : 0;
+    parts.push(rect(tileBox(l, h, px(inside, 2.5)), c.highlight, 2.5, true));
+  }
+  if (Array.isArray(d.focus)) {
+    const [l, h] = d.focus;
+    const inside = (marked.has(key(d.focus)) ? 2 : 0) + (highlighted.has(key(d.focus)) ? 2.5 : 0);
+    parts.push(rect(tileBox(l, h, px(inside, 3)), c.focus, 3));
+  }
   for (const [l, h, text] of d.badges || []) {
     const b = tileBox(l, h, 0);
     parts.push(

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from benchmarks import classroom, forward, payload, report, run, sweep
+from benchmarks import browser, classroom, forward, payload, report, run, sweep
 from benchmarks.memory import tensor_mb
 from benchmarks.models import load_trio, tiny_tokenizer
 from benchmarks.texts import count_tokens, text_of_tokens
@@ -143,3 +143,26 @@ def test_goals_and_table() -> None:
     }
     table = report.format_table([{"a": 1.5, "b": None}], [("a", "A", ".2f"), ("b", "B", "")], "title")
     assert table.splitlines() == ["title", "   A  B", "----  -", "1.50  –"]
+
+
+def test_edit_phases_come_from_the_script_state_or_else_from_the_redraws() -> None:
+    def log(*kinds: tuple[float, str, object]) -> list[dict]:
+        return [{"t": t, "kind": kind, "detail": detail} for t, kind, detail in kinds]
+
+    ran = browser._timings(
+        log(
+            (0, "painter", None),
+            (10, "up", None),
+            (40, "state", "running"),
+            (150, "painter", None),
+            (180, "state", "notRunning"),
+            (230, "overview", None),
+        )
+    )
+    assert (ran["start_ms"], ran["done_ms"], ran["painter_ms"], ran["overview_ms"]) == (30, 170, 140, 220)
+    assert ran["edit_ms"] == 220, "the page is settled once the overview is redrawn"
+    # A rerun queued behind another, the script state never changing: the redraws still time the edit.
+    queued = browser._timings(
+        log((0, "painter", None), (10, "up", None), (90, "painter", None), (120, "overview", None))
+    )
+    assert (queued["start_ms"], queued["done_ms"], queued["edit_ms"]) == (None, None, 110)
