@@ -111,6 +111,7 @@ function buildTiles(s) {
       badge.className = "ho-badge";
       b.append(badge);
       b.onclick = () => pick(s, l, h);
+      b.onkeydown = (ev) => moveFocus(s, l, h, ev);
       b.onpointerenter = (ev) => showTip(s, l, h, ev);
       b.onpointermove = (ev) => placeTip(s, ev);
       b.onfocus = () => showTip(s, l, h, null);
@@ -169,6 +170,7 @@ function markTiles(s) {
       b.classList.toggle("is-highlight", highlight.has(k));
       b.classList.toggle("is-focus", k === focus);
       b.setAttribute("aria-pressed", k === focus ? "true" : "false");
+      b.tabIndex = k === (focus || "0.0") ? 0 : -1; // one tab stop: the arrow keys move between tiles
       b.setAttribute("aria-label", tipText(s, Number(b.dataset.layer), Number(b.dataset.head)));
       b.firstChild.textContent = badges.get(k) || "";
     }
@@ -216,6 +218,23 @@ function relayout(s) {
   const tilePx = (width / across) * d.tile;
   s.root.dataset.tilePx = String(Math.round(tilePx));
   s.root.style.setProperty("--ho-tile-px", `${tilePx}px`);
+}
+
+// Arrow keys (and Home / End) move the keyboard focus between tiles; Enter or Space picks, as on a button.
+const STEPS = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+
+function moveFocus(s, l, h, ev) {
+  const { layers, heads } = s.data;
+  let to = null;
+  if (STEPS[ev.key]) to = [l + STEPS[ev.key][0], h + STEPS[ev.key][1]];
+  else if (ev.key === "Home") to = [l, 0];
+  else if (ev.key === "End") to = [l, heads - 1];
+  if (!to) return;
+  ev.preventDefault();
+  const [nl, nh] = [Math.max(0, Math.min(layers - 1, to[0])), Math.max(0, Math.min(heads - 1, to[1]))];
+  for (const row of s.buttons) for (const b of row) b.tabIndex = -1;
+  s.buttons[nl][nh].tabIndex = 0;
+  s.buttons[nl][nh].focus();
 }
 
 function pick(s, l, h) {

@@ -582,6 +582,19 @@ def test_the_overview_saves_itself_in_the_sidebars_format(explorer: Explorer, im
     assert len(colours) > 40, "the tiles' weights are drawn, not a blank image"
 
 
+def test_the_overview_is_one_tab_stop_and_the_arrow_keys_move_between_heads(page, app_url):
+    explorer = Explorer(page, app_url)
+    assert explorer.overview.locator(".ho-tile[tabindex='0']").count() == 1, "one tab stop, not 72"
+    assert explorer.overview_tile(0, 0).get_attribute("tabindex") == "0", "the focused head's tile"
+    explorer.overview_tile(0, 0).focus()
+    for key in ("ArrowDown", "ArrowDown", "ArrowRight", "End", "ArrowLeft", "Enter"):
+        page.keyboard.press(key)
+    wait_until(page, explorer.focus_inputs, lambda lh: lh == (2, HEADS - 2), "the keys to focus L2 h10")
+    wait_until(page, explorer.overview_state, lambda o: o["focus"] == f"2.{HEADS - 2}", "the overview's ring")
+    assert explorer.overview_tile(2, HEADS - 2).get_attribute("tabindex") == "0"
+    explorer.assert_no_errors()
+
+
 def assert_painter_fits(explorer: Explorer) -> dict:
     """Check the token painter ends inside its column; return the canvas's box."""
     canvas = explorer.canvas.bounding_box()

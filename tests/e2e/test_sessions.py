@@ -30,28 +30,19 @@ from tests.model_folders import save_gpt2_folder
 
 pytestmark = pytest.mark.slow
 
-# Each page logs every change of its script-run state as [new state, wall-clock ms] (both pages share the
-# machine's clock), so the test can tell whether the two sessions' reruns really overlapped. The records' old
-# values give every state in order, even when two changes land in one callback (a quick fragment run);
-# observing the whole body keeps the log going if Streamlit replaces the app element.
-_RUN_LOG_JS = """
-() => {
-  window.__runLog = [];
-  const app = () => document.querySelector('[data-testid="stApp"]');
-  new MutationObserver((records) => {
-    const now = Date.now();
-    const changes = records.filter((r) => r.target.dataset.testid === 'stApp');
-    changes.forEach((r, i) => {
-      const next = i + 1 < changes.length ? changes[i + 1].oldValue : app()?.dataset.testScriptState;
-      window.__runLog.push([next, now]);
-    });
-  }).observe(document.body, {
-    attributes: true, subtree: true, attributeOldValue: true, attributeFilter: ['data-test-script-state'],
-  });
+# Each page logs its painter's acknowledged gesture revision (``data-ack``, rewritten on every draw) with the
+# wall-clock ms (both pages share the machine's clock): an edit is in flight from its click until the painter
+# shows that the server took it in. Not the script-run state: a quick rerun's running → notRunning can reach
+# the DOM in one render, so no change at all (a busy run once logged none).
+_ACK_LOG_JS = """
+(root) => {
+  window.__acks = [];
+  new MutationObserver(() => window.__acks.push([Number(root.dataset.ack), Date.now()]))
+    .observe(root, {attributes: true, attributeFilter: ['data-ack']});
 }
 """
 
-_TAKE_RUN_LOG_JS = "() => window.__runLog.splice(0)"
+_TAKE_ACK_LOG_JS = "() => window.__acks.splice(0)"
 
 SPINNER = "[data-testid='stSpinner']"
 
@@ -112,13 +103,11 @@ def open_tab_before_after(session: Session) -> np.ndarray:
     return session.wait_heatmap_blocked(np.zeros((rows, cols), dtype=bool))["weights"]
 
 
-def first_run(log: list) -> tuple[int, int]:
-    """Return (start, end) in ms of the first whole script run in a page's log of run states."""
-    states = [state for state, _ in log]
-    assert "running" in states, f"no script run was logged: {log}"
-    start = states.index("running")
-    assert "notRunning" in states[start:], f"the script run never ended: {log}"
-    return log[start][1], log[states.index("notRunning", start)][1]
+def answered_at(log: list, rev: int) -> float:
+    """Return the wall-clock ms at which a page's painter first showed gesture ``rev`` taken in."""
+    times = [t for ack, t in log if ack >= rev]
+    assert times, f"the painter never showed gesture {rev} taken in: {log}"
+    return times[0]
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +131,7 @@ def test_two_sessions_painting_at_once_see_only_their_own_mask(two_pages, app_ur
     unmasked_a, unmasked_b = open_tab_before_after(a), open_tab_before_after(b)
     assert a.shape == b.shape, "equal shapes: a leaked plan would fit the other text, so it would show"
     for session in (a, b):
-        session.page.evaluate(_RUN_LOG_JS)
+        session.painter.evaluate(_ACK_LOG_JS)
 
     # Each round both users paint one cell, the second click right after the first: both reruns overlap.
     cells_a, cells_b = [(2, 1), (4, 0), (6, 5)], [(3, 4), (1, 6), (5, 2)]
@@ -151,14 +140,17 @@ def test_two_sessions_painting_at_once_see_only_their_own_mask(two_pages, app_ur
     overlapped = []
     for cell_a, cell_b in zip(cells_a, cells_b, strict=True):
         point_a, point_b = a.cell_point(*cell_a), b.cell_point(*cell_b)
+        rev_a = int(a.painter.evaluate("(root) => root.dataset.rev")) + 1  # the gesture's revision
         a.page.mouse.click(*point_a)
         b.page.mouse.click(*point_b)
+        b_sent = time.time() * 1000  # b's pointer-up is done: its gesture is on its way
         blocked_a[cell_a] = blocked_b[cell_b] = True
         a.check_shows_only(text_a, blocked_a, unmasked_a, foreign=cells_b)
         b.check_shows_only(text_b, blocked_b, unmasked_b, foreign=cells_a)
-        (start_a, end_a), (start_b, end_b) = (first_run(s.page.evaluate(_TAKE_RUN_LOG_JS)) for s in (a, b))
-        overlapped.append(start_a < end_b and start_b < end_a)
-    assert any(overlapped), "the two sessions' reruns never overlapped: the test did not paint at once"
+        # Both edits were in flight at once when b's gesture left before a's answer came back.
+        overlapped.append(b_sent < answered_at(a.page.evaluate(_TAKE_ACK_LOG_JS), rev_a))
+        b.page.evaluate(_TAKE_ACK_LOG_JS)
+    assert any(overlapped), "b's edit never left before a's was answered: the test did not paint at once"
 
     save_screenshot(a.page, "sessions-a")
     save_screenshot(b.page, "sessions-b")

@@ -128,14 +128,18 @@ def test_classroom_goals_judge_cpu_unanswered_edits_and_cross_talk() -> None:
 
 def test_goals_and_table() -> None:
     suites = {
-        "forward": {"rows": [{"model": "minilm", "T": 128, "run_busy/eager": 1.3}]},
+        "forward": {"rows": [{"model": "minilm", "T": 128, "run_busy/eager": 1.1, "run_busy/sdpa": 1.12}]},
+        "incremental": {"rows": [{"model": "minilm", "T": 512, "incremental/full": 0.3}]},
         "browser": {"rows": [{"T": 32, "edit_p50_ms": 200.0}]},
         "payload": {"rows": [{"model": "minilm", "T": 128, "sent_kb": 310.0}]},
         "sweep": {"rows": [{"model": "minilm", "T": 32, "sweep_s": 0.4, "sweep/loop": 0.5, "score_ms": 9.0}]},
     }
     verdicts = {g["goal"]: g["met"] for g in run.goals(suites)}
     assert verdicts == {
-        "run_busy/eager at T=128 (minilm)": "NO",
+        "run_busy/eager at T=128 (minilm)": "yes",
+        "run_busy/eager at T=128 (minilm), issue 15": "NO",  # the same value, judged on the stricter goal
+        "run_busy/sdpa at T=128 (minilm)": "yes",
+        "last-layer edit/full run at T=512 (minilm)": "NO",
         "edit p50 at T=32 (ms)": "yes",
         "sent per update at T=128 (kB)": "NO",
         "72-head sweep at T=32 (s)": "yes",
