@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from maskattn.figures import PRESENTATION_THEME
-from tests.e2e.browser import IDLE_JS, wait_still
+from tests.e2e.browser import IDLE_JS, poll, wait_still
 from tests.e2e.painter_driver import PainterDriver
 
 pytestmark = pytest.mark.slow
@@ -84,11 +84,24 @@ class Classroom:
         then.wait_for(timeout=timeout)
         self.idle(timeout)
 
-    def trace(self, key: str, name: str) -> np.ndarray | None:
-        z = self.page.evaluate(_TRACE_JS, [key, name])
-        return (
-            None if z is None else np.array([[np.nan if v is None else v for v in row] for row in z], float)
-        )
+    def trace(self, key: str, name: str, shows=lambda z: True) -> np.ndarray:
+        """Return the trace ``name`` of chart ``key`` once it is drawn and ``shows`` accepts it (NaN: null).
+
+        The chart is scrolled into view first: Streamlit draws a plotly chart once it is on screen, and on a
+        busy machine a chart below the fold may not be drawn yet when the page is otherwise idle.
+        """
+        self.page.locator(f".st-key-{key}").scroll_into_view_if_needed()
+
+        def read() -> np.ndarray | None:
+            z = self.page.evaluate(_TRACE_JS, [key, name])
+            return (
+                None if z is None else np.array([[np.nan if v is None else v for v in r] for r in z], float)
+            )
+
+        def drawn(z: np.ndarray | None) -> bool:
+            return z is not None and shows(z)
+
+        return poll(self.page, read, drawn, f"{key}'s {name}", UPDATE_TIMEOUT_MS / 1000)
 
     def shot(self, save_screenshot, name: str, anchor: str | None = None) -> Path:
         if anchor is not None:
@@ -134,8 +147,8 @@ def test_mask_lab_three_semantics(classroom, save_screenshot):
     PainterDriver(page, "ml_painter", timeout_ms=UPDATE_TIMEOUT_MS).click_cell(5, 0)
     page.get_by_text("16 of 36 cells blocked", exact=False).first.wait_for(timeout=UPDATE_TIMEOUT_MS)
     classroom.idle()
-    correct = classroom.trace("ml_weights_pre_softmax", "weights")
-    assert np.isnan(correct[5, 0]) and not np.isnan(correct[5, 1])
+    correct = classroom.trace("ml_weights_pre_softmax", "weights", shows=lambda z: np.isnan(z[5, 0]))
+    assert not np.isnan(correct[5, 1])
 
     # A preset pill replaces the mask; Clear leaves nothing blocked.
     classroom.click_text("Clear", page.get_by_text("Nothing is blocked yet", exact=False))

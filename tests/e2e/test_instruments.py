@@ -19,6 +19,10 @@ SWEEP_TIMEOUT_S = 120.0  # 78 plans on a busy 2-core machine
 # 255 tokens: a preset sweep of 255 plans in chunks of ~57 (the float budget), several seconds even on a fast
 # machine, so Stop lands while the sweep runs; it takes effect at the next chunk's progress report.
 LONG_TEXT = " ".join(["the cat sat on the mat and looked at the dog"] * 23)
+# The sweep the tests run and share (the store keeps it for every session): long enough (~150 tokens, a few
+# seconds) that the page draws its progress bar on a busy machine, where a sub-second sweep's progress and
+# result can reach the browser in one batch and never show; not LONG_TEXT, whose sweep the Stop test runs.
+SWEEP_TEXT = " ".join(["a quick brown fox jumps over the lazy dog"] * 16)
 
 # Set when a progress bar appears anywhere on the page (it may come and go between two polls).
 _WATCH_PROGRESS_JS = """
@@ -92,7 +96,7 @@ def run_sweep(explorer: Explorer) -> None:
 
 
 def test_a_sweep_shows_progress_and_a_heatmap_whose_cell_applies_to_the_plan(page, app_url, save_screenshot):
-    explorer = Explorer(page, app_url)
+    explorer = Explorer(page, app_url, text=SWEEP_TEXT)
     explorer.tab("Heads & edges")
     run_sweep(explorer)
     assert page.locator(".st-key-ix_progress_box").count() == 0  # gone once the sweep is done
@@ -152,7 +156,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_figures_download_as_paper_png_and_as_svg(page, app_url, tmp_path):
-    explorer = Explorer(page, app_url)
+    explorer = Explorer(page, app_url, text=SWEEP_TEXT)
     explorer.tab("Heads & edges")
     run_sweep_unless_shown(explorer)
     chart = page.locator(".st-key-ix_heatmap .js-plotly-plot")
