@@ -115,12 +115,19 @@ def tile_heads(
     n = thumbs.shape[-1]
     gap = max(1, round(n / 6))
     stride = n + gap
-    tiles = HeadTiles(png="", tile=n, gap=gap, step=math.ceil(t / n), layers=n_layers, heads=n_heads)
     levels = np.rint(np.clip(thumbs / zmax, 0.0, 1.0) * (OVERVIEW_LEVELS - 1)).astype(np.uint8) + 1
     indices = np.zeros((n_layers, stride, n_heads, stride), dtype=np.uint8)  # 0: the transparent gap
     indices[:, :n, :, :n] = levels.transpose(0, 2, 1, 3)  # (L, n, H, n)
-    indices = indices.reshape(n_layers * stride, n_heads * stride)[: tiles.rows, : tiles.cols]
-    return HeadTiles(**{**tiles.__dict__, "png": _palette_png(indices, palette)})
+    # No gap after the last row and column of tiles (gap >= 1): HeadTiles.rows x .cols.
+    indices = indices.reshape(n_layers * stride, n_heads * stride)[:-gap, :-gap]
+    return HeadTiles(
+        png=_palette_png(indices, palette),
+        tile=n,
+        gap=gap,
+        step=math.ceil(t / n),
+        layers=n_layers,
+        heads=n_heads,
+    )
 
 
 def head_marks(

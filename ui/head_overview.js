@@ -125,34 +125,33 @@ function buildTiles(s) {
   }
   const { tile, gap } = s.data;
   const stride = tile + gap;
-  const cols = heads * stride - gap + 2 * gap;
-  const rows = layers * stride - gap + 2 * gap;
+  const { across, down } = frameCells(s.data);
   for (let h = 0; h < heads; h++) {
     const label = document.createElement("span");
     label.textContent = `h${h}`;
-    label.style.left = `${((gap + h * stride + tile / 2) / cols) * 100}%`;
+    label.style.left = `${((gap + h * stride + tile / 2) / across) * 100}%`;
     s.heads.append(label);
   }
   for (let l = 0; l < layers; l++) {
     const label = document.createElement("span");
     label.textContent = `L${l}`;
-    label.style.top = `${((gap + l * stride + tile / 2) / rows) * 100}%`;
+    label.style.top = `${((gap + l * stride + tile / 2) / down) * 100}%`;
     s.layers.append(label);
   }
   for (let l = 0; l < layers; l++) {
     for (let h = 0; h < heads; h++) {
       const st = s.buttons[l][h].style;
-      st.left = `${((gap + h * stride) / cols) * 100}%`;
-      st.top = `${((gap + l * stride) / rows) * 100}%`;
-      st.width = `${(tile / cols) * 100}%`;
-      st.height = `${(tile / rows) * 100}%`;
+      st.left = `${((gap + h * stride) / across) * 100}%`;
+      st.top = `${((gap + l * stride) / down) * 100}%`;
+      st.width = `${(tile / across) * 100}%`;
+      st.height = `${(tile / down) * 100}%`;
     }
   }
   const img = s.img.style;
-  img.left = `${(gap / cols) * 100}%`;
-  img.top = `${(gap / rows) * 100}%`;
-  img.width = `${((cols - 2 * gap) / cols) * 100}%`;
-  img.height = `${((rows - 2 * gap) / rows) * 100}%`;
+  img.left = `${(gap / across) * 100}%`;
+  img.top = `${(gap / down) * 100}%`;
+  img.width = `${((across - 2 * gap) / across) * 100}%`;
+  img.height = `${((down - 2 * gap) / down) * 100}%`;
 }
 
 const key = (lh) => `${lh[0]}.${lh[1]}`;
