@@ -25,9 +25,12 @@ UPDATE_TIMEOUT_MS = 20_000
 NARROW = {"width": 800, "height": 1000}
 
 
-# The z of a named trace of a plotly chart under `.st-key-<key>` (NaN → null, which JSON keeps).
+# The z of a named trace of a plotly chart under `.st-key-<key>` (NaN → null, which JSON keeps). The chart is
+# scrolled into view on each read: Streamlit draws a plotly chart once it is on screen, and a rerun (the first
+# load's width report) can replace the element between two reads.
 _TRACE_JS = """
 ([key, name]) => {
+  document.querySelector(`.st-key-${key}`)?.scrollIntoView({ block: "nearest" });
   const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
   if (!gd || !gd._fullData) return null;
   const trace = gd._fullData.find((t) => t.name === name);
@@ -85,12 +88,11 @@ class Classroom:
         self.idle(timeout)
 
     def trace(self, key: str, name: str, shows=lambda z: True) -> np.ndarray:
-        """Return the trace ``name`` of chart ``key`` once it is drawn and ``shows`` accepts it (NaN: null).
+        """Return the trace ``name`` of chart ``key`` (NaN: null) once it is drawn and ``shows`` accepts it.
 
-        The chart is scrolled into view first: Streamlit draws a plotly chart once it is on screen, and on a
-        busy machine a chart below the fold may not be drawn yet when the page is otherwise idle.
+        Polled, and scrolled into view on each read: on a busy machine a chart below the fold may not be
+        drawn yet when the page is idle.
         """
-        self.page.locator(f".st-key-{key}").scroll_into_view_if_needed()
 
         def read() -> np.ndarray | None:
             z = self.page.evaluate(_TRACE_JS, [key, name])
