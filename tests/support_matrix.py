@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from maskattn import ModelLoadError, from_config
-from tests.tiny_models import EXACT, ZOO, TinyArch, config_of
+from tests.tiny_models import EXACT, ZOO, TinyArch, config_of, transformers_at_least
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- support-matrix:start -->", "<!-- support-matrix:end -->"
@@ -27,13 +27,23 @@ def verdict(arch: TinyArch, tokenizer) -> str:
     return f"{EXACT} ({stacks})"
 
 
+def cell(arch: TinyArch, tokenizer) -> str:
+    """Return the verdict cell: the installed transformers' verdict, and the other one where it changed."""
+    found = verdict(arch, tokenizer)
+    if arch.by_version is None:
+        return found
+    version, before, since = arch.by_version
+    before, since = (before, found) if transformers_at_least(version) else (found, since)
+    return f"transformers < {version}: {before}; ≥ {version}: {since}"
+
+
 def table(tokenizer) -> str:
     """Return the Markdown table of every architecture in the zoo with its verdict."""
     rows = ["| architecture | class tested | family | what is special | maskattn |", "|---|---|---|---|---|"]
     for arch in ZOO:
         rows.append(
             f"| `{arch.model_type}` | `{arch.architecture}` | {arch.family} | {arch.notes or '–'} "
-            f"| {verdict(arch, tokenizer)} |"
+            f"| {cell(arch, tokenizer)} |"
         )
     return "\n".join(rows)
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import transformers
+from packaging.version import Version
 from transformers import AutoConfig
 
 EXACT = "exact"
@@ -47,10 +49,33 @@ class TinyArch:
     family: str  # encoder, decoder, encoder–decoder: what the README's matrix groups by
     notes: str = ""  # what is special about it (the README's matrix shows it)
     overrides: dict[str, Any] = field(default_factory=dict)
+    # Where the verdict changed with a transformers release: (that version, the README's verdict before it,
+    # the verdict from it on). The tests check the installed version's verdict; the README shows both.
+    by_version: tuple[str, str, str] | None = None
 
 
-def _arch(name, model_type, architecture, family, notes="", expect=EXACT, **overrides) -> TinyArch:
-    return TinyArch(name, model_type, architecture, expect, family, notes, overrides)
+def _arch(name, model_type, architecture, family, notes="", expect=EXACT, by_version=None, **overrides):
+    return TinyArch(name, model_type, architecture, expect, family, notes, overrides, by_version)
+
+
+def transformers_at_least(version: str) -> bool:
+    """Return whether the installed transformers is ``version`` or later."""
+    return Version(transformers.__version__) >= Version(version)
+
+
+# Falcon computed attention in its own classes (a dictionary without "maskattn") until transformers 5.25,
+# which sends it through the attention interface, ALiBi as an additive float mask.
+_FALCON_SINCE = "5.25"
+_FALCON_EXPECT = EXACT if transformers_at_least(_FALCON_SINCE) else "own code"
+_FALCON_BEFORE = (
+    "refused: computes attention in its own code (rotary or ALiBi attention written out in its own classes), "
+    "not through the attention interface"
+)
+
+
+def _falcon(name: str, notes: str, **overrides: Any) -> TinyArch:
+    versions = (_FALCON_SINCE, _FALCON_BEFORE, f"{EXACT} (decoder)")
+    return _arch(name, "falcon", "FalconForCausalLM", "decoder", notes, _FALCON_EXPECT, versions, **overrides)
 
 
 ZOO: tuple[TinyArch, ...] = (
@@ -228,7 +253,11 @@ ZOO: tuple[TinyArch, ...] = (
         attention_types=[[["global", "local"], 1]],
         window_size=3,
     ),
-    _arch("falcon", "falcon", "FalconForCausalLM", "decoder", "own attention classes", expect="own code"),
+    _falcon("falcon", "rotary, multi-query"),
+    _falcon("falcon-alibi", "ALiBi in the mask", alibi=True, multi_query=False),
+    _falcon(
+        "falcon-40b", "new decoder architecture, grouped-query", new_decoder_architecture=True, num_kv_heads=2
+    ),
     _arch(
         "qwen3-next",
         "qwen3_next",

@@ -23,7 +23,7 @@ import torch
 
 from maskattn import MaskedModel, MaskPlan, ModelLoadError, from_config, load_model, rule
 from tests import support_matrix
-from tests.tiny_models import EXACT, ZOO, TinyArch, config_of, peaked
+from tests.tiny_models import EXACT, ZOO, TinyArch, config_of, peaked, transformers_at_least
 
 TEXT = "The quick brown fox jumps over the lazy dog."
 ATOL = 1e-5
@@ -387,8 +387,16 @@ def test_the_reference_catches_a_mask_on_the_wrong_key(pairs) -> None:
         assert_matches(wrong, reference(pair, blocked))
 
 
+_FALCON_ALIBI = pytest.param(
+    "falcon-alibi",
+    "bias",
+    marks=pytest.mark.skipif(not transformers_at_least("5.25"), reason="Falcon is refused before 5.25"),
+)
+
+
 @pytest.mark.parametrize(
-    ("name", "dropped"), [("gemma2", "softcap"), ("gpt-oss", "sinks"), ("t5", "bias"), ("bloom", "bias")]
+    ("name", "dropped"),
+    [("gemma2", "softcap"), ("gpt-oss", "sinks"), ("t5", "bias"), ("bloom", "bias"), _FALCON_ALIBI],
 )
 def test_the_reference_catches_a_dropped_score_term(pairs, monkeypatch, name: str, dropped: str) -> None:
     """Drop one term in our attention math, as the versions before this one did: the comparison must fail."""
@@ -434,17 +442,32 @@ def test_a_saved_folder_loads_as_the_right_class_and_runs_exactly(tmp_path, pair
     assert_matches(loaded.run(TEXT), reference(pair))
 
 
+@pytest.mark.parametrize(
+    ("name", "unported", "refusal"),
+    [
+        # Its own dictionary of attention classes, without "maskattn" (GPT-Neo's, were it not ported).
+        ("gpt-neo", True, r"^GPTNeoForCausalLM \(gpt_neo\) computes attention in its own code, not through"),
+        # Attention written out in its own classes: the probe sees no call.
+        ("megatron-bert", False, r"^MegatronBertModel \(megatron-bert\) computes attention in its own code"),
+    ],
+    ids=["own-class-dictionary", "no-interface-call"],
+)
 def test_a_folder_of_an_architecture_with_its_own_attention_classes_is_refused(
-    tmp_path, bert_tokenizer
+    tmp_path, bert_tokenizer, monkeypatch, name: str, unported: bool, refusal: str
 ) -> None:
-    from transformers import FalconForCausalLM
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
-    arch = next(a for a in ZOO if a.name == "falcon")
-    FalconForCausalLM(config_of(arch, bert_tokenizer)).save_pretrained(tmp_path)
+    from maskattn import ports
+
+    arch = next(a for a in ZOO if a.name == name)
+    config = config_of(arch, bert_tokenizer)
+    auto = AutoModelForCausalLM if "CausalLM" in arch.architecture else AutoModel
+    auto.from_config(config).save_pretrained(tmp_path)
     bert_tokenizer.save_pretrained(tmp_path)
-    with pytest.raises(
-        ModelLoadError, match=r"^FalconForCausalLM \(falcon\) computes attention in its own code"
-    ):
+    assert AutoConfig.from_pretrained(tmp_path).architectures == [arch.architecture]
+    if unported:
+        monkeypatch.setattr(ports, "LOAD_AS_EAGER", frozenset())
+    with pytest.raises(ModelLoadError, match=refusal):
         load_model(tmp_path)
 
 
