@@ -6,7 +6,8 @@ kernel's peak-RSS counter is reset (``/proc/self/clear_refs`` = 5, Linux ≥ 4.0
 ``peak_mb`` = VmHWM − VmRSS before the call, i.e. the most memory the call had resident at once beyond what
 was already there (weights, cached baselines). ``kept_mb`` is what is still resident while the result is held.
 The child runs with ``MALLOC_MMAP_THRESHOLD_=65536`` so glibc hands large freed blocks back to the kernel at
-once; without it, memory freed by the warm-up would be reused silently and the peak would read low.
+once; without it, memory freed by the warm-up would be reused silently and the peak would read low. For
+the same reason maskattn's pool of large result buffers (``maskattn.buffers``) is emptied before each call.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def probe(model_name: str, num_tokens: int) -> list[dict]:
     from benchmarks.plans import busy_plan
     from benchmarks.texts import text_of_tokens
     from maskattn import MaskPlan
+    from maskattn.buffers import RESULT_BUFFERS
 
     trio = load_trio(model_name)
     ours = trio.ours
@@ -82,6 +84,7 @@ def probe(model_name: str, num_tokens: int) -> list[dict]:
     for variant in VARIANTS:
         calls[variant]()  # warm-up (and, for run_busy, the cached baseline of `text`)
         gc.collect()
+        RESULT_BUFFERS.clear()  # the warm-up's freed result memory would be reused unseen: count it afresh
         before = _status_kb("VmRSS")
         _reset_peak()
         result = calls[variant]()

@@ -27,6 +27,7 @@ import torch
 from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
+from . import buffers
 from .attention import masked_attention
 from .plan import LayerMask
 
@@ -122,8 +123,7 @@ class CallState:
             layers = len(self.masks.get(stack) or ())
             # A normal tensor even inside the forward's inference mode: the run's result is this tensor, and
             # an inference tensor could not be changed in place (nor take the layers below a replay) later.
-            with torch.inference_mode(False):
-                buffer = torch.empty((layers, *shape), dtype=dtype, device=device) if layers else None
+            buffer = buffers.empty((layers, *shape), dtype, device) if layers else None
             self.stacked[stack] = buffer
         buffer = self.stacked[stack]
         if buffer is None or layer >= buffer.shape[0] or buffer.shape[1:] != shape or buffer.dtype != dtype:

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from . import ports
+from . import buffers, ports
 from .adapter import ATTN_IMPLEMENTATION, CallState, Capture, calling
 from .anatomy import DECODER, Anatomy, examine
 from .plan import LayerMask, MaskPlan
@@ -29,6 +29,7 @@ from .results import Prediction, RunResult, all_finite, check_finite, with_effec
 from .words import Words, spans_from_word_ids, word_labels
 
 BASELINE_CACHE_SIZE = 8
+TOKENIZED_CACHE_SIZE = 32
 # One chunk of a batch of plans holds about this many floats (1 GiB of float32) of attention scores, kept
 # weights, activations and logits; a larger batch is run chunk by chunk.
 BATCH_BUDGET_FLOATS = 2**28
@@ -124,6 +125,7 @@ class MaskedModel:
         self.architectures = " ".join(model.config.architectures or [type(model).__name__])
         self.is_causal = bool(getattr(config, "is_decoder", False)) or self.kind == "causal_lm"
         self._baselines: OrderedDict[tuple[str, int], _Baseline] = OrderedDict()
+        self._tokenized: OrderedDict[tuple[str, int], _Inputs] = OrderedDict()
         self._lock = threading.Lock()
 
         self._stack: LayerStack | None = None
@@ -201,8 +203,20 @@ class MaskedModel:
         return spans, word_labels(labels, spans, text, encoding["offset_mapping"])
 
     def _inputs(self, text: str, max_tokens: int | None) -> _Inputs:
+        """Return the token ids of ``text``, kept for the last few texts (every edit tokenises again)."""
+        _check_text(text)
+        key = (text, self.token_limit(max_tokens))  # checked first: both must be valid to be a key
+        with self._lock:
+            if key in self._tokenized:
+                self._tokenized.move_to_end(key)
+                return self._tokenized[key]
         input_ids, dropped = self.tokenize(text, max_tokens)
-        return _Inputs(input_ids, self._decoder_ids(input_ids), dropped)
+        inputs = _Inputs(input_ids, self._decoder_ids(input_ids), dropped)
+        with self._lock:
+            self._tokenized[key] = inputs
+            while len(self._tokenized) > TOKENIZED_CACHE_SIZE:
+                self._tokenized.popitem(last=False)
+        return inputs
 
     def _decoder_ids(self, input_ids: torch.Tensor) -> torch.Tensor | None:
         """Return an encoder–decoder's decoder input: ``input_ids (1, T)`` shifted right by one, else None."""
@@ -311,7 +325,7 @@ class MaskedModel:
         self._forward(inputs, call)
         if call.captured is None:
             raise ValueError(f"layer {layer} did not run through maskattn's attention function")
-        return call.captured, call.weights[call.capture_at][0], inputs.input_ids
+        return call.captured, call.weights[call.capture_at][0], inputs.input_ids.clone()  # the ids are cached
 
     def _attentions(
         self,
@@ -339,12 +353,12 @@ class MaskedModel:
                 if buffer.dtype == torch.float32 and buffer.device.type == "cpu":
                     result = buffer
                 else:  # a GPU or half-precision stack: one conversion and transfer of the recomputed layers
-                    result = torch.empty(buffer.shape, dtype=torch.float32)
+                    result = buffers.empty(tuple(buffer.shape))
                     result[first:].copy_(buffer[first:])
             else:  # per-layer weights (a batch row, a stack whose layers differ): stacked here
                 computed = [weights[stack.name, i][0] for i in range(first, L)]  # (H, Q, K) each
                 shape = computed[0].shape if computed else below[stack.name].shape[1:]
-                result = torch.empty((L, *shape), dtype=torch.float32)
+                result = buffers.empty((L, *shape))
                 if computed and computed[0].dtype == torch.float32 and computed[0].device.type == "cpu":
                     torch.stack(computed, out=result[first:])
                 elif computed:
@@ -410,9 +424,10 @@ class MaskedModel:
         self._incremental = True if same else "replaying the layers did not reproduce the full forward"
 
     def clear_cache(self) -> None:
-        """Forget the cached unmasked runs (they are recomputed on the next run of each text)."""
+        """Forget the cached unmasked runs and tokenisations (recomputed on the next run of each text)."""
         with self._lock:
             self._baselines.clear()
+            self._tokenized.clear()
 
     def baseline(self, text: str, *, top_k: int = 5, max_tokens: int | None = None) -> RunResult:
         """Return the unmasked run of ``text`` (cached)."""
@@ -423,7 +438,7 @@ class MaskedModel:
         """Return the cached unmasked run as a result; ``copy``: tensors a caller may change without harm."""
         forward, attentions = baseline.forward, baseline.attentions
         if copy:
-            forward, attentions = _copy(forward), {s: a.clone() for s, a in attentions.items()}
+            forward, attentions = _copy(forward), {s: buffers.clone(a) for s, a in attentions.items()}
         return self._result(
             baseline,
             MaskPlan(),
@@ -466,7 +481,7 @@ class MaskedModel:
         start = time.perf_counter()
         if reuse and first == self.num_layers:  # the plan names no layer: nothing to recompute
             forward = _copy(baseline.forward)
-            attentions = {s: a.clone() for s, a in baseline.attentions.items()}
+            attentions = {s: buffers.clone(a) for s, a in baseline.attentions.items()}
         elif reuse:
             call = self._call_state(masks, first, stacked=True)
             forward = self._forward_from(first, baseline.layer_inputs, call)
@@ -536,7 +551,7 @@ class MaskedModel:
             for row, index in enumerate(batch.indices):
                 if batch.hidden is None:  # nothing to recompute: the unmasked run, as ``run`` gives it
                     forward = _copy(baseline.forward)
-                    attentions = {s: a.clone() for s, a in baseline.attentions.items()}
+                    attentions = {s: buffers.clone(a) for s, a in baseline.attentions.items()}
                 else:
                     logits = None if batch.logits is None else batch.logits[row]
                     forward = _Forward(batch.hidden[row], logits, {})
@@ -853,8 +868,8 @@ def _stack_masks(
 
 def _copy(forward: _Forward) -> _Forward:
     """Return a copy of a cached forward's tensors: results handed out must not alias the cache."""
-    logits = None if forward.logits is None else forward.logits.clone()
-    return _Forward(forward.hidden.clone(), logits, forward.weights)
+    logits = None if forward.logits is None else buffers.clone(forward.logits)
+    return _Forward(buffers.clone(forward.hidden), logits, forward.weights)
 
 
 def _check_top_k(top_k: Any) -> None:

@@ -162,6 +162,8 @@ def check_shape(data: Any, limits: PlanLimits = DEFAULT_LIMITS) -> None:
                 f"more than {limits.max_values} values (a [query, key] cell is three): use keys, queries or "
                 "a preset for large areas",
             )
+        if value is None or isinstance(value, int | float):  # most of a plan, and cheaper than the ABC check
+            continue
         if isinstance(value, str):
             problem = _unicode_problem(value)
             if problem:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from maskattn import MaskPlan, from_config, rule
+from maskattn import MaskPlan, buffers, from_config, rule
 from maskattn.replay import LayerStack
 from tests.tiny_models import tiny_config
 
@@ -116,3 +116,38 @@ def test_results_handed_out_do_not_share_tensors_with_the_cache(arch: Arch) -> N
     plan = MaskPlan((rule([last], [0], gate=0.0),))
     assert_same_run(model.run(TEXT, plan), model.run(TEXT, plan, incremental=False))  # …changes no later run
     assert model.run(TEXT).attentions.sum(dim=-1).allclose(torch.ones(1))
+
+
+@pytest.fixture
+def every_result_pooled(monkeypatch):
+    """Pool every result buffer, as the engine does for 72 MiB ones, so tiny models exercise the reuse."""
+    monkeypatch.setattr(buffers.RESULT_BUFFERS, "min_bytes", 1)
+
+
+def test_a_result_kept_by_the_caller_never_changes_when_the_model_runs_again(
+    arch: Arch, every_result_pooled
+) -> None:
+    # Results' memory is reused once nothing refers to it: a result still held, or just a view of one, must
+    # keep its numbers through full, incremental, batched and unmasked runs of the same sizes.
+    model = arch.masked
+    kept = model.run(TEXT, plan_from(1, model.num_layers))
+    snapshot = {name: getattr(kept, name).clone() for name in ("attentions", "hidden", "token_change")}
+    view = model.run(TEXT, plan_from(0, model.num_layers)).attentions[-1]  # the result itself dropped
+    view_snapshot = view.clone()
+    for layer in range(model.num_layers):
+        model.run(TEXT, plan_from(layer, model.num_layers))
+        model.run(TEXT, plan_from(layer, model.num_layers), incremental=False)
+    model.run_many(TEXT, [plan_from(0, model.num_layers), MaskPlan()])
+    model.baseline(TEXT)
+    for name, values in snapshot.items():
+        assert torch.equal(getattr(kept, name), values), name
+    assert torch.equal(view, view_snapshot)
+    del kept, view
+    # The pool is in play: a result dropped gives its memory to the next run of the same sizes.
+    first = model.run(TEXT, plan_from(1, model.num_layers))
+    address, nbytes = first.attentions.data_ptr(), first.attentions.nbytes
+    del first
+    assert buffers.RESULT_BUFFERS.idle_bytes() >= nbytes
+    again = model.run(TEXT, plan_from(1, model.num_layers))
+    assert again.attentions.data_ptr() == address
+    assert_same_run(again, model.run(TEXT, plan_from(1, model.num_layers), incremental=False))

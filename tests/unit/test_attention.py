@@ -209,6 +209,51 @@ def test_gradients_are_finite_through_fully_blocked_rows(mode):
     assert q.grad[~blocked_rows].abs().sum() > 0
 
 
+def test_a_nan_in_a_row_with_keys_left_stays_nan_while_blocked_rows_become_zero():
+    # Both are NaN after the softmax; only the blocked row is defined as 0. An overflow (here an infinite
+    # query) must stay visible, for a run to refuse it, and not pass for a head that attends nothing.
+    q, k, v, allow, blocked_rows = blocked_rows_case()
+    q[0, 0, 0] = float("inf")  # query 0 of head 0 keeps its keys: its scores are ±inf and NaN
+    out, weights = masked_attention(q, k, v, allow)
+    assert weights[0, 0, 0].isnan().all() and out[0, 0, 0].isnan().all()
+    assert torch.all(weights[blocked_rows] == 0) and torch.all(out[blocked_rows] == 0)
+    others = ~blocked_rows
+    others[0, 0, 0] = False
+    assert not weights[others].isnan().any()
+
+
+WEIGHTS_OUT_CASES = {
+    "no mask": {},
+    "mask with blocked rows": {"allow": "blocked"},
+    "post_softmax": {"allow": "blocked", "mode": "post_softmax"},
+    "softcap, bias and sinks": {"allow": "blocked", "softcap": 2.0, "bias": "bias", "sinks": "sinks"},
+}
+
+
+@pytest.mark.parametrize("case", WEIGHTS_OUT_CASES.values(), ids=WEIGHTS_OUT_CASES.keys())
+def test_weights_written_into_weights_out_are_the_same_numbers(case):
+    # The stacked path computes scores and softmax inside the caller's tensor: it must not change a bit.
+    q, k, v, allow, blocked_rows = blocked_rows_case()
+    kwargs = dict(case)
+    if kwargs.get("allow") == "blocked":
+        kwargs["allow"] = allow
+    if kwargs.get("bias") == "bias":
+        kwargs["bias"] = torch.randn(1, H, Q, K, dtype=q.dtype)
+    if kwargs.get("sinks") == "sinks":
+        kwargs["sinks"] = torch.randn(H, dtype=q.dtype)
+    out_ref, weights_ref = masked_attention(q, k, v, **kwargs)
+    stack = torch.full((3, B, H, Q, K), 7.0, dtype=q.dtype)  # a caller's stack; slot 1 is this layer's
+    with torch.inference_mode():
+        out, weights = masked_attention(q, k, v, weights_out=stack[1], **kwargs)
+    assert weights.data_ptr() == stack[1].data_ptr()
+    assert torch.equal(stack[1], weights_ref) and torch.equal(out, out_ref)
+    assert torch.all(stack[0] == 7.0) and torch.all(stack[2] == 7.0)  # the other layers' slots untouched
+    if set(case) <= {"allow"}:  # and against the independent softmax (its blocked rows are NaN)
+        open_rows = ~blocked_rows if "allow" in case else torch.ones_like(blocked_rows)
+        _, explicit = explicit_attention(q, k, v, kwargs.get("allow"))
+        torch.testing.assert_close(stack[1][open_rows], explicit[open_rows])
+
+
 def test_mask_blocking_everything_gives_all_zeros():
     q, k, v = qkv()
     out, weights = masked_attention(q, k, v, torch.zeros(Q, K, dtype=torch.bool))
@@ -310,6 +355,16 @@ BAD_ATTENTION = [
     ),
     pytest.param(_bad(dropout_p=1.0), "dropout_p must be in [0, 1), got 1.0", id="dropout-1"),
     pytest.param(_bad(dropout_p=-0.1), "got -0.1", id="dropout-neg"),
+    pytest.param(
+        _bad(weights_out=torch.empty(B, H, Q, K + 1)),
+        f"weights_out must be {(B, H, Q, K)} torch.float32, got {(B, H, Q, K + 1)} torch.float32",
+        id="weights-out-shape",
+    ),
+    pytest.param(
+        _bad(weights_out=torch.empty(B, H, Q, K, dtype=torch.float64)),
+        f"got {(B, H, Q, K)} torch.float64",
+        id="weights-out-dtype",
+    ),
 ]
 
 
