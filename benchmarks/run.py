@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     if merged.get("goals", {}).get("rows"):
         columns = [
             ("goal", "goal", ""),
-            ("measured", "measured", ".2f"),
+            ("measured", "measured", ".3f"),  # a third decimal: 0.204 against 0.20 must not read "0.20, NO"
             ("limit", "limit", ".2f"),
             ("met", "met", ""),
         ]
