@@ -110,9 +110,8 @@ class BufferPool:
             else:
                 block = _Block(nbytes)
                 if len(self._blocks) >= self.max_blocks and not self._drop_oldest_free():
-                    return block.tensor(
-                        shape, dtype
-                    )  # every tracked block is in use: this one is not tracked
+                    # Every tracked block is in use: this one is not tracked (unmapped with its tensor).
+                    return block.tensor(shape, dtype)
             self._blocks.append(block)
             tensor = block.tensor(shape, dtype)
             while self._idle() > self.max_idle_bytes and self._drop_oldest_free():

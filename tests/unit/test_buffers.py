@@ -6,6 +6,7 @@ still held the memory would show as changed numbers, whatever the pool believes.
 """
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -136,7 +137,7 @@ def test_threads_never_share_a_live_buffer():
         for _ in range(300):
             tensor = p.empty(SHAPE)
             tensor.fill_(value)
-            threading.Event().wait(0)  # let the others run between writing and reading
+            time.sleep(0)  # let the others run between writing and reading
             if not torch.all(tensor == value):
                 errors.append(value)
 
@@ -148,7 +149,13 @@ def test_threads_never_share_a_live_buffer():
     assert errors == []
 
 
-def test_clone_copies_into_pooled_memory():
+def test_clone_copies_into_pooled_memory(monkeypatch):
+    monkeypatch.setattr(buffers.RESULT_BUFFERS, "min_bytes", 1)
     original = torch.arange(32.0).reshape(SHAPE).T  # not contiguous
     copy = buffers.clone(original)
-    assert torch.equal(copy, original) and copy.data_ptr() != original.data_ptr()
+    assert torch.equal(copy, original) and copy.is_contiguous() and copy.data_ptr() != original.data_ptr()
+    original.zero_()
+    assert copy.sum() == sum(range(32))  # a copy, not a view
+    idle = buffers.RESULT_BUFFERS.idle_bytes()
+    del copy
+    assert buffers.RESULT_BUFFERS.idle_bytes() == idle + 32 * 4  # its memory was the pool's
