@@ -29,13 +29,12 @@ def _check_broadcast(allow: torch.Tensor, target: tuple[int, ...], what: str) ->
     every layer of every forward.
     """
     shape = tuple(allow.shape)
-    if len(shape) > len(target):
+    n = max(len(shape), len(target))
+    pairs = list(zip((1,) * (n - len(shape)) + shape, (1,) * (n - len(target)) + target, strict=True))
+    if any(got != size and 1 not in (got, size) for got, size in pairs):
+        raise ValueError(f"{what} of shape {shape} does not broadcast to {target}")
+    if len(shape) > len(target) or any(got != size and size == 1 for got, size in pairs):
         raise ValueError(f"{what} of shape {shape} would enlarge the scores {target}")
-    for got, size in zip(reversed(shape), reversed(target[len(target) - len(shape) :]), strict=True):
-        if got not in (1, size):
-            if size == 1:
-                raise ValueError(f"{what} of shape {shape} would enlarge the scores {target}")
-            raise ValueError(f"{what} of shape {shape} does not broadcast to {target}")
 
 
 def masked_attention(

@@ -368,6 +368,29 @@ BAD_ATTENTION = [
 ]
 
 
+def test_the_mask_shape_check_agrees_with_torch_broadcast_shapes():
+    # Our check is written out for speed; torch's own broadcasting rule is the reference, over every shape
+    # of up to 5 dims from sizes 0, 1, 2, 3 against targets with a size-1 dim (where "enlarge" can hide a
+    # mismatch) and without one.
+    from itertools import product
+
+    from maskattn.attention import _check_broadcast
+
+    for target in [(2, 3, 1, 3), (1, 2, 3)]:
+        for ndim in range(1, 6):
+            for shape in product((0, 1, 2, 3), repeat=ndim):
+                try:
+                    expected = "" if torch.broadcast_shapes(shape, target) == target else "would enlarge"
+                except RuntimeError:
+                    expected = "does not broadcast"
+                try:
+                    _check_broadcast(torch.empty(shape, dtype=torch.bool), target, "allow")
+                    got = ""
+                except ValueError as err:
+                    got = "would enlarge" if "would enlarge" in str(err) else "does not broadcast"
+                assert got == expected, (shape, target)
+
+
 @pytest.mark.parametrize(("call", "message"), BAD_ATTENTION)
 def test_masked_attention_rejects_bad_input(call, message):
     with pytest.raises(ValueError, match=re.escape(message)):
