@@ -96,6 +96,10 @@ class CallState:
     # then holds views of it), so a run's attentions are never stacked or copied; None for a stack whose
     # layers' weights do not fit one tensor. Off (None) unless the caller asks for it with ``{}``.
     stacked: dict[str, torch.Tensor | None] | None = None
+    # The model's masks this forward has read, each with its (allow, bias) (``_model_mask``).
+    model_masks: list[tuple[torch.Tensor, tuple[torch.Tensor | None, torch.Tensor | None]]] = field(
+        default_factory=list
+    )
 
     def slot(self, module: torch.nn.Module) -> tuple[str, int]:
         """Return ``(stack, layer)`` of this call of ``module`` and advance that stack's count."""
@@ -145,6 +149,24 @@ def calling(state: CallState) -> Iterator[CallState]:
         _CURRENT.reset(token)
 
 
+def _model_mask(
+    call: CallState | None, mask: torch.Tensor | None
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Return the model's ``mask`` as ``(allow, bias)``: allow None where it blocks nothing (no padding, not
+    causal: no masking passes), bias the finite part of a float mask. Read once per forward: every layer
+    of a stack is handed the same mask tensor."""
+    if mask is None:
+        return None, None
+    seen = call.model_masks if call is not None else []
+    for known, split in seen:
+        if known is mask:
+            return split
+    allow, bias = (mask, None) if mask.dtype == torch.bool else _split_float_mask(mask)
+    split = (None if bool(allow.all()) else allow, bias)
+    seen.append((mask, split))  # the tensor is kept with its reading, so its identity cannot be reused
+    return split
+
+
 def _split_float_mask(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Return ``(allow, bias)`` of an additive float mask: most-negative cells blocked, finite rest kept."""
     allow = mask > torch.finfo(mask.dtype).min / 2  # 0 / most-negative → bool
@@ -180,25 +202,27 @@ def maskattn_attention(
         key = key.repeat_interleave(num_heads // num_kv_heads, dim=1)  # (B, H, K, D)
         value = value.repeat_interleave(num_heads // num_kv_heads, dim=1)  # (B, H, K, Dv)
 
-    allow, bias = attention_mask, None  # (B, 1, Q, K) bool from our mask builder, or additive float, or None
-    if allow is not None and allow.dtype != torch.bool:
-        allow, bias = _split_float_mask(allow)
+    allow, bias = _model_mask(call, attention_mask)  # (B, 1, Q, K) bool or None, additive float or None
     if position_bias is not None:
         bias = position_bias if bias is None else position_bias + bias
-    if allow is None and kwargs.get("is_causal") is True and query.shape[2] > 1:
+    if attention_mask is None and kwargs.get("is_causal") is True and query.shape[2] > 1:
         # A model that leaves causality to the kernel: apply it here (SDPA's is_causal, top-left aligned).
         allow = torch.ones(query.shape[2], key.shape[2], dtype=torch.bool, device=query.device).tril()
-    if allow is not None and bool(allow.all()):
-        allow = None  # the model's own mask blocks nothing (no padding, not causal): skip the masking passes
+        allow = None if bool(allow.all()) else allow  # one key: nothing to block
 
     slot = call.slot(module) if call is not None and call.probe is None else None
     stack_masks = call.masks.get(slot[0]) if slot is not None else None
     layer = stack_masks[slot[1]] if stack_masks else None
+    allow_heads = None  # with the model blocking nothing, only the heads the plan masks need masking passes
     if layer is not None and layer.allow is not None:
         q_len, k_len = query.shape[2], key.shape[2]
         plan_allow = layer.allow[..., -q_len:, -k_len:]  # (H, Q, K) or (B, H, Q, K)
         plan_allow = plan_allow[None] if plan_allow.dim() == 3 else plan_allow  # (1|B, H, Q, K)
-        allow = plan_allow if allow is None else allow & plan_allow
+        if allow is None:
+            allow, allow_heads = plan_allow, layer.masked_heads
+        else:
+            allow = allow & plan_allow
+    kernel_allow = allow if allow_heads is None else allow[:, allow_heads]  # (1|B, n, Q, K)
 
     sink_logits = s_aux if s_aux is not None else sinks
     weights_out = None
@@ -209,13 +233,14 @@ def maskattn_attention(
         query,
         key,
         value,
-        allow,
+        kernel_allow,
         scale=scaling,
         dropout_p=dropout if module.training else 0.0,
         softcap=softcap,
         bias=bias,
         sinks=sink_logits,
         weights_out=weights_out,
+        allow_heads=allow_heads,
     )  # (B, H, Q, Dv), (B, H, Q, K)
     if slot is not None and call.capture_at == slot:
         terms = (("softcap", softcap), ("bias", bias), ("sinks", sink_logits))

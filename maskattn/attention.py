@@ -12,6 +12,7 @@ nothing, contributes nothing" is the defined result we document and test.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -20,6 +21,8 @@ from torch import nn
 
 Mode = Literal["pre_softmax", "post_softmax"]
 MODES: tuple[Mode, ...] = ("pre_softmax", "post_softmax")
+# Weights of at most this many numbers find their fully blocked rows from the mask (``_zero_blocked_rows``).
+SMALL_WEIGHTS = 1 << 18
 
 
 def _check_broadcast(allow: torch.Tensor, target: tuple[int, ...], what: str) -> None:
@@ -50,6 +53,7 @@ def masked_attention(
     bias: torch.Tensor | None = None,
     sinks: torch.Tensor | None = None,
     weights_out: torch.Tensor | None = None,
+    allow_heads: slice | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(out (B, H, Q, Dv), weights (B, H, Q, K))`` of attention under the boolean mask ``allow``.
 
@@ -67,6 +71,10 @@ def masked_attention(
 
     ``weights_out`` (B, H, Q, K), of q's dtype, receives the weights and is what is returned: a
     caller that stacks every layer's weights hands in its slice of the stack, so they are never copied.
+
+    ``allow_heads``, a range of heads (a slice, step 1), says that ``allow`` holds the masks of those heads
+    only (its head dimension is their number) and that the other heads attend freely: a plan that paints one
+    head of twelve then costs one head's masking passes, not twelve.
     """
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
         raise ValueError(
@@ -104,24 +112,58 @@ def masked_attention(
         scores = scores + bias.to(scores.dtype)
     if sinks is not None and tuple(sinks.shape) != (H,):
         raise ValueError(f"sinks must be (H={H},), got {tuple(sinks.shape)}")
+    heads = _head_range(allow_heads, H)
     if allow is not None:
         if allow.dtype != torch.bool:
             raise ValueError(f"allow must be a bool tensor (True = may attend), got dtype {allow.dtype}")
-        _check_broadcast(allow, (B, H, Q, K), "allow")
+        _check_broadcast(
+            allow, (B, len(heads), Q, K), "allow" if allow_heads is None else "allow of allow_heads"
+        )
         allow = allow.to(scores.device)
+        if len(heads) < H and scores.requires_grad:  # autograd cannot take the in-place passes on a view
+            allow = _widen(allow, heads, H)
+            heads = range(H)
 
-    if allow is None:
+    if allow is None or not heads:
         weights = _softmax(scores, sinks, weights_out)  # (B, H, Q, K)
     elif mode == "pre_softmax":
-        scores = _block(scores, allow)
+        scores = _on_heads(scores, heads, lambda part: _block(part, allow))
         weights = _softmax(scores, sinks, weights_out)  # blocked cells get exactly exp(−∞) = 0
-        weights = _zero_blocked_rows(weights, allow)
+        weights = _on_heads(weights, heads, lambda part: _zero_blocked_rows(part, allow))
     else:  # post_softmax: the seed's formula 2, wrong on purpose
-        weights = _fill(_softmax(scores, sinks, weights_out), ~allow)
+        weights = _on_heads(_softmax(scores, sinks, weights_out), heads, lambda part: _fill(part, ~allow))
 
     dropped = F.dropout(weights, p=dropout_p) if dropout_p > 0.0 else weights
     out = dropped @ v  # (B, H, Q, Dv)
     return out, weights
+
+
+def _head_range(allow_heads: slice | None, num_heads: int) -> range:
+    """Return the heads ``allow_heads`` names (every head for None); ValueError unless a step-1 slice."""
+    if allow_heads is None:
+        return range(num_heads)
+    if not isinstance(allow_heads, slice) or allow_heads.step not in (None, 1):
+        raise ValueError(f"allow_heads must be a slice of heads with step 1, got {allow_heads!r}")
+    return range(num_heads)[allow_heads]
+
+
+def _on_heads(
+    tensor: torch.Tensor, heads: range, change: Callable[[torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
+    """Return ``tensor (B, H, Q, K)`` after ``change`` of its ``heads``: in place on a view for a range."""
+    if len(heads) == tensor.shape[1]:
+        return change(tensor)
+    change(tensor[:, heads.start : heads.stop])  # in place: this path is never taken under autograd
+    return tensor
+
+
+def _widen(allow: torch.Tensor, heads: range, num_heads: int) -> torch.Tensor:
+    """Return the mask of ``heads`` as a mask of every head (the others all True)."""
+    allow = allow.reshape((1,) * (4 - allow.dim()) + tuple(allow.shape))  # (B|1, n|1, Q|1, K|1)
+    shape = (allow.shape[0], num_heads, *allow.shape[2:])
+    full = allow.new_ones(shape)
+    full[:, heads.start : heads.stop] = allow
+    return full
 
 
 def _block(scores: torch.Tensor, allow: torch.Tensor) -> torch.Tensor:
@@ -138,8 +180,14 @@ def _zero_blocked_rows(weights: torch.Tensor, allow: torch.Tensor) -> torch.Tens
 
     Such a row is all −∞ before the softmax and NaN after it, in every column: candidates are read from one
     column (B·H·Q numbers, not a pass over the weights or the mask) and confirmed against ``allow``, so a NaN
-    from a model that overflows stays NaN, for the run to refuse, instead of becoming a plausible 0.
+    from a model that overflows stays NaN, for the run to refuse, instead of becoming a plausible 0. Small
+    weights (``SMALL_WEIGHTS``) ask ``allow`` which rows keep a key instead: two ops in place of up to eight,
+    which is what counts at short texts; an overflow's NaN stays NaN there too.
     """
+    if weights.numel() <= SMALL_WEIGHTS and not weights.requires_grad:
+        # Short texts: each small op costs more than the pass it avoids, so ask ``allow`` directly.
+        open_rows = allow.any(dim=-1, keepdim=True)  # (B|1, H|1, Q, 1)
+        return torch.where(open_rows, weights, weights.new_zeros(()), out=weights)
     suspects = torch.isnan(weights[..., 0])  # (B, H, Q)
     if not bool(suspects.any()):
         return weights

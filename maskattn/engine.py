@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -66,6 +66,9 @@ class _Baseline:
     strings: tuple[tuple[str, ...], tuple[str, ...]]  # token strings and readable labels (decoding is slow)
     decoder_labels: tuple[str, ...] | None
     finite: bool  # every attention weight is finite (checked once, when cached)
+    # top_k -> this run as a result sharing the cache's tensors, what every edit's effect is measured against
+    # (built once: never handed out, so nothing can change it)
+    compared: dict[int, RunResult] = field(default_factory=dict)
 
 
 def _check_text(text: object) -> None:
@@ -449,6 +452,14 @@ class MaskedModel:
             recomputed_from=self.num_layers,
         )
 
+    def _compared(self, baseline: _Baseline, top_k: int) -> RunResult:
+        """Return the unmasked run as the result an edit's effect is measured against (kept per top_k)."""
+        compared = baseline.compared.get(top_k)
+        if compared is None:
+            compared = self._baseline_result(baseline, top_k, copy=False)
+            baseline.compared[top_k] = compared  # two threads may both build it: the same numbers either way
+        return compared
+
     # -- the public run --------------------------------------------------------------------------------------
 
     def run(
@@ -493,7 +504,7 @@ class MaskedModel:
         self._synchronize()
         seconds = time.perf_counter() - start
         result = self._result(baseline, plan, seconds, forward, attentions, top_k, recomputed_from=first)
-        result = with_effect(result, self._baseline_result(baseline, top_k, copy=False))
+        result = with_effect(result, self._compared(baseline, top_k))
         # Layers below ``first`` are copies of the unmasked run's, checked when it was cached.
         return check_finite(result, checked_layers=first if baseline.finite else 0)
 
@@ -540,7 +551,7 @@ class MaskedModel:
         inputs = self._inputs(text, max_tokens)
         self._check_plans(plans, inputs)
         baseline = self._baseline(text, inputs)
-        base_result = self._baseline_result(baseline, top_k, copy=False)
+        base_result = self._compared(baseline, top_k)
         results: list[RunResult | None] = [None] * len(plans)
         chunks = self._batches(
             inputs, baseline, plans, means,

@@ -38,6 +38,7 @@ refused with a ``ValueError`` naming the path):
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 import re
@@ -151,44 +152,68 @@ def check_shape(data: Any, limits: PlanLimits = DEFAULT_LIMITS) -> None:
     Walks the document iteratively (never recursing), before any rule is read: a plan that nests without
     bound or holds millions of values is refused in time proportional to the bound, not to its size.
     """
-    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    # A path is kept as (parent path, key or index) and written out only for a message: every plan is
+    # checked on every edit, and formatting each value's path cost more than the checks.
+    stack: list[tuple[Any, tuple | None, int]] = [(data, None, 1)]
     count = 0
     while stack:
         value, path, depth = stack.pop()
         count += 1
         if count > limits.max_values:
-            raise _fail(
-                "plan",
-                f"more than {limits.max_values} values (a [query, key] cell is three): use keys, queries or "
-                "a preset for large areas",
-            )
+            raise _too_many_values(limits)
         if value is None or isinstance(value, int | float):  # most of a plan, and cheaper than the ABC check
             continue
         if isinstance(value, str):
             problem = _unicode_problem(value)
             if problem:
-                raise _fail(path or "plan", problem)
+                raise _fail(_path(path), problem)
             continue
-        if not isinstance(value, Mapping | list | tuple):
+        if isinstance(value, list | tuple):
+            if depth > MAX_DEPTH:
+                raise _fail(_path(path), f"nested deeper than {MAX_DEPTH} levels")
+            if len(value) > limits.max_values:
+                raise _fail(_path(path), f"more than {limits.max_values} values")
+            for i, item in enumerate(value):
+                if item is None or isinstance(item, int | float):  # a number is counted, not visited
+                    count += 1
+                else:
+                    stack.append((item, (path, i), depth + 1))
+            if count > limits.max_values:
+                raise _too_many_values(limits)
+            continue
+        if not isinstance(value, Mapping):
             continue
         if depth > MAX_DEPTH:
-            raise _fail(path or "plan", f"nested deeper than {MAX_DEPTH} levels")
-        if isinstance(value, Mapping):
-            for key in value:
-                if not isinstance(key, str):
-                    raise _fail(path or "plan", f"keys must be strings, got {_show(key)}")
-                problem = _unicode_problem(key)
-                if problem:
-                    raise _fail(path or "plan", f"a key is {problem}")
-            stack.extend((v, f"{path}.{k}" if path else k, depth + 1) for k, v in value.items())
-        else:
-            if len(value) > limits.max_values:
-                raise _fail(path or "plan", f"more than {limits.max_values} values")
-            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+            raise _fail(_path(path), f"nested deeper than {MAX_DEPTH} levels")
+        for key in value:
+            if not isinstance(key, str):
+                raise _fail(_path(path), f"keys must be strings, got {_show(key)}")
+            problem = _unicode_problem(key)
+            if problem:
+                raise _fail(_path(path), f"a key is {problem}")
+        stack.extend((v, (path, k), depth + 1) for k, v in value.items())
+
+
+def _path(path: tuple | None) -> str:
+    """Return a (parent, key or index) chain of ``check_shape`` as ``rules[0].block.cells[3]`` (or "plan")."""
+    parts: list[str] = []
+    while path is not None:
+        path, step = path
+        parts.append(f"[{step}]" if isinstance(step, int) else f".{step}")
+    return "".join(reversed(parts)).removeprefix(".") or "plan"
+
+
+def _too_many_values(limits: PlanLimits) -> ValueError:
+    return _fail(
+        "plan",
+        f"more than {limits.max_values} values (a [query, key] cell is three): use keys, queries or a preset "
+        "for large areas",
+    )
 
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def check_json_depth(text: str) -> None:
@@ -197,13 +222,11 @@ def check_json_depth(text: str) -> None:
     Scanned on the raw text (brackets inside strings skipped), because ``json.loads`` recurses once per
     level and a deep enough document exhausts the interpreter's stack.
     """
-    depth = 0
-    for match in _BRACKET.finditer(_STRING.sub('""', text)):
-        depth += 1 if match.group() in "[{" else -1
-        if depth > MAX_DEPTH:
-            raise ValueError(
-                f"not valid JSON: nested too deep (more than {MAX_DEPTH} levels of [ ] or {{ }})"
-            )
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return  # cannot nest deeper than it has brackets (those in strings only add to the count)
+    steps = map(_BRACKET_STEP.__getitem__, _BRACKET.findall(_STRING.sub('""', text)))
+    if max(itertools.accumulate(steps), default=0) > MAX_DEPTH:
+        raise ValueError(f"not valid JSON: nested too deep (more than {MAX_DEPTH} levels of [ ] or {{ }})")
 
 
 @dataclass(frozen=True)
@@ -400,6 +423,9 @@ class LayerMask:
     allow: torch.Tensor | None  # (H, Q, K) or (B, H, Q, K) bool
     gate: torch.Tensor | None  # (H,) or (B, H) float
     mean_ablate: torch.Tensor | None = None  # (H,) or (B, H) bool
+    # The heads ``allow`` may block, as one range; outside it ``allow`` is all True, so the masking passes
+    # can skip those heads. None: any head.
+    masked_heads: slice | None = None
 
 
 @dataclass(frozen=True)
@@ -597,16 +623,20 @@ class MaskPlan:
         )
         rules = [r for r in self.rules if r.applies_to(stack, default_stack)]
         allow: list[torch.Tensor | None] = [None] * num_layers
+        masked: list[tuple[int, int]] = [(num_heads, 0)] * num_layers  # per layer: [first, last + 1) masked
         for rule in rules:
             rule_mask = rule.mask()
             if rule_mask is None:
                 continue
             dense = rule_mask.dense(num_tokens, num_keys)  # (Q, K)
             heads = list(rule.head_indices(num_heads))
+            span = (min(heads), max(heads) + 1) if heads else (num_heads, 0)
             for layer in rule.layer_indices(num_layers):
                 if allow[layer] is None:
                     allow[layer] = torch.ones(num_heads, num_tokens, num_keys, dtype=torch.bool)
                 allow[layer][heads] &= dense
+                first, end = masked[layer]
+                masked[layer] = (min(first, span[0]), max(end, span[1]))
         gate_matrix = MaskPlan(tuple(rules)).gates(num_layers, num_heads)  # (L, H)
         gated = {layer for r in rules if r.gate is not None for layer in r.layer_indices(num_layers)}
         compiled = [
@@ -615,6 +645,7 @@ class MaskPlan:
             else LayerMask(
                 allow=None if a is None else a.to(device),
                 gate=gate_matrix[layer].to(device) if layer in gated else None,
+                masked_heads=_masked_range(*masked[layer], num_heads) if a is not None else None,
             )
             for layer, a in enumerate(allow)
         ]
@@ -623,6 +654,11 @@ class MaskPlan:
             while len(_COMPILED) > COMPILED_CACHE_SIZE:
                 _COMPILED.popitem(last=False)
         return compiled
+
+
+def _masked_range(first: int, end: int, num_heads: int) -> slice | None:
+    """Return ``slice(first, end)``, or None when it spans every head (nothing to skip)."""
+    return None if (first, end) == (0, num_heads) else slice(first, end)
 
 
 def rule(

@@ -132,6 +132,35 @@ def test_a_cell_blocked_in_one_head_changes_only_that_head_renormalised(arch: Ar
     close(got[head, rows], baseline[head, rows])  # the other rows of that head see the same keys
 
 
+def test_only_the_heads_a_plan_masks_take_the_masking_passes(arch: Arch, monkeypatch) -> None:
+    # The speed-up this guards: without it every head of a painted layer is masked, with the same numbers.
+    from maskattn import adapter
+
+    seen = []
+    kernel = adapter.masked_attention
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs.get("allow_heads"), None if args[3] is None else args[3].shape[1]))
+        return kernel(*args, **kwargs)
+
+    monkeypatch.setattr(adapter, "masked_attention", spy)
+    arch.masked.baseline(TEXT)  # cached first: only the masked run is recorded below
+    seen.clear()
+    result = arch.masked.run(TEXT, MaskPlan((rule([0], [1, 2], block={"keys": [2]}),)), incremental=False)
+    heads = arch.masked.num_heads
+    if arch.is_lm:  # the model's causal mask blocks cells in every head: every head is masked
+        assert seen[0] == (None, heads)  # (B, H, Q, K): the causal mask and the plan's together
+    else:  # an encoder without padding blocks nothing itself: only heads 1 and 2 are masked
+        assert seen[0] == (slice(1, 3), 2)
+    assert all(call == (None, 1 if arch.is_lm else None) for call in seen[1:])  # the untouched layers
+    # And the numbers: the other heads of layer 0 are the unmasked run's, bit for bit; 1 and 2 lose key 2.
+    baseline = arch.masked.baseline(TEXT).attentions[0]
+    others = [h for h in range(heads) if h not in (1, 2)]
+    assert torch.equal(result.attentions[0, others], baseline[others])
+    assert torch.all(result.attentions[0, 1:3, :, 2] == 0)
+    close(result.attentions[0, 1:3].sum(-1), torch.ones(2, len(result.tokens)))
+
+
 def test_a_mask_in_layer_zero_changes_every_later_layer(arch: Arch) -> None:
     baseline = arch.masked.baseline(TEXT)
     result = arch.masked.run(TEXT, MaskPlan((rule([0], "all", block={"keys": [3]}),)))

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from maskattn import attention
 from maskattn.attention import MODES, MaskedMultiheadAttention, expand_allow, masked_attention
 from maskattn.masks import causal, padding_batch
 
@@ -170,6 +171,12 @@ def test_tiny_fully_blocked_row_by_hand():
 # ------------------------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["from the mask", "from one column"])
+def zeroing(request, monkeypatch):
+    """Find fully blocked rows both ways: from ``allow`` (short texts) and from one weights column (long)."""
+    monkeypatch.setattr(attention, "SMALL_WEIGHTS", 1 << 40 if request.param == "from the mask" else 0)
+
+
 def blocked_rows_case():
     """Return q, k, v and a mask where (b=0, all heads, query 1) and (b=1, head 2, query 3) allow no key."""
     q, k, v = qkv()
@@ -180,6 +187,7 @@ def blocked_rows_case():
     return q, k, v, allow, blocked_rows
 
 
+@pytest.mark.usefixtures("zeroing")
 @pytest.mark.parametrize("mode", MODES)
 def test_fully_blocked_rows_give_zero_and_no_nan(mode):
     q, k, v, allow, blocked_rows = blocked_rows_case()
@@ -209,6 +217,7 @@ def test_gradients_are_finite_through_fully_blocked_rows(mode):
     assert q.grad[~blocked_rows].abs().sum() > 0
 
 
+@pytest.mark.usefixtures("zeroing")
 def test_a_nan_in_a_row_with_keys_left_stays_nan_while_blocked_rows_become_zero():
     # Both are NaN after the softmax; only the blocked row is defined as 0. An overflow (here an infinite
     # query) must stay visible, for a run to refuse it, and not pass for a head that attends nothing.
@@ -230,6 +239,7 @@ WEIGHTS_OUT_CASES = {
 }
 
 
+@pytest.mark.usefixtures("zeroing")
 @pytest.mark.parametrize("case", WEIGHTS_OUT_CASES.values(), ids=WEIGHTS_OUT_CASES.keys())
 def test_weights_written_into_weights_out_are_the_same_numbers(case):
     # The stacked path computes scores and softmax inside the caller's tensor: it must not change a bit.
@@ -254,10 +264,78 @@ def test_weights_written_into_weights_out_are_the_same_numbers(case):
         torch.testing.assert_close(stack[1][open_rows], explicit[open_rows])
 
 
+@pytest.mark.usefixtures("zeroing")
 def test_mask_blocking_everything_gives_all_zeros():
     q, k, v = qkv()
     out, weights = masked_attention(q, k, v, torch.zeros(Q, K, dtype=torch.bool))
     assert torch.all(out == 0) and torch.all(weights == 0)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# allow_heads: a mask of a few heads is applied to those heads only
+# ------------------------------------------------------------------------------------------------------------
+
+HEAD_RANGES = {"first": slice(0, 1), "last two": slice(1, 3), "every head": slice(0, H), "none": slice(2, 2)}
+
+
+def head_range_case(heads: slice):
+    """Return q, k, v, the mask of ``heads`` (a row of its first head blocked) and that as a whole mask."""
+    q, k, v = qkv()
+    some = range(H)[heads]
+    part = allow_without_blocked_rows(B, len(some), Q, K)
+    if len(some):
+        part[0, 0, 1] = False
+    whole = torch.ones(B, H, Q, K, dtype=torch.bool)
+    whole[:, heads] = part
+    return q, k, v, part, whole
+
+
+@pytest.mark.usefixtures("zeroing")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("heads", HEAD_RANGES.values(), ids=HEAD_RANGES.keys())
+def test_a_mask_of_a_range_of_heads_gives_the_numbers_of_the_whole_mask(mode, heads):
+    q, k, v, part, whole = head_range_case(heads)
+    out_whole, weights_whole = masked_attention(q, k, v, whole, mode=mode)
+    out, weights = masked_attention(q, k, v, part, mode=mode, allow_heads=heads)
+    assert torch.equal(out, out_whole) and torch.equal(weights, weights_whole)
+    stack = torch.full((2, B, H, Q, K), 7.0, dtype=q.dtype)  # the stacked path: in place, on views
+    with torch.inference_mode():
+        out_into, _ = masked_attention(q, k, v, part, mode=mode, allow_heads=heads, weights_out=stack[0])
+    assert torch.equal(stack[0], weights_whole) and torch.equal(out_into, out_whole)
+    assert torch.all(stack[1] == 7.0)
+    if mode == "pre_softmax":  # and against the explicit softmax on the whole mask, rows with keys
+        _, explicit = explicit_attention(q, k, v, whole)
+        open_rows = whole.any(-1)
+        torch.testing.assert_close(weights[open_rows], explicit[open_rows])
+        assert torch.all(weights[~open_rows] == 0)
+
+
+@pytest.mark.parametrize("heads", HEAD_RANGES.values(), ids=HEAD_RANGES.keys())
+def test_a_mask_of_a_range_of_heads_gives_the_gradients_of_the_whole_mask(heads):
+    q, k, v, part, whole = head_range_case(heads)
+    grads = []
+    for allow, allow_heads in ((whole, None), (part, heads)):
+        leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+        out, weights = masked_attention(*leaves, allow, allow_heads=allow_heads)
+        (out.square().sum() + weights.sum()).backward()
+        grads.append([t.grad for t in leaves])
+    for mine, reference in zip(*grads, strict=True):
+        assert torch.equal(mine, reference)
+
+
+@pytest.mark.parametrize(
+    ("allow_heads", "allow_shape", "message"),
+    [
+        (slice(0, 3, 2), (B, 2, Q, K), "step 1"),
+        ([0, 1], (B, 2, Q, K), "slice"),
+        (slice(0, 2), (B, 3, Q, K), "allow of allow_heads"),
+    ],
+    ids=["step-2", "a-list", "head-count"],
+)
+def test_a_wrong_head_range_is_refused(allow_heads, allow_shape, message):
+    q, k, v = qkv()
+    with pytest.raises(ValueError, match=message):
+        masked_attention(q, k, v, torch.ones(allow_shape, dtype=torch.bool), allow_heads=allow_heads)
 
 
 # ------------------------------------------------------------------------------------------------------------

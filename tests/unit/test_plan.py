@@ -329,6 +329,45 @@ def test_untouched_layers_compile_to_none() -> None:
     assert MaskPlan().compile(4, 2, 3) == [None] * 4
 
 
+def test_each_layer_names_the_range_of_heads_its_masks_touch() -> None:
+    plan = MaskPlan().with_rules(
+        rule([0], [2, 5], block={"keys": [1]}),
+        rule([0], [3], gate=0.0),  # a gate masks nothing
+        rule([1], "all", block={"keys": [0]}),
+        rule([2], [4], gate=0.5),
+        rule([3], [6], allow={"preset": "causal"}),
+        rule([3], [1], block={"queries": [2]}),
+    )
+    compiled = plan.compile(4, 8, 5)
+    assert compiled[0].masked_heads == slice(2, 6)
+    assert compiled[1].masked_heads is None  # every head: nothing to skip
+    assert compiled[2].allow is None and compiled[2].masked_heads is None
+    assert compiled[3].masked_heads == slice(1, 7)
+    # What the range promises: outside it the heads may attend everywhere.
+    for layer in compiled:
+        if layer is not None and layer.masked_heads is not None:
+            inside = torch.zeros(8, dtype=torch.bool)
+            inside[layer.masked_heads] = True
+            assert layer.allow[~inside].all() and not layer.allow[inside].all()
+
+
+def test_the_head_range_of_random_plans_holds_every_blocked_cell() -> None:
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        rules = []
+        for _ in range(int(torch.randint(1, 4, (), generator=generator))):
+            heads = sorted({int(h) for h in torch.randint(0, 6, (2,), generator=generator)})
+            keys = [int(torch.randint(0, 4, (), generator=generator))]
+            rules.append(
+                rule([int(torch.randint(0, 3, (), generator=generator))], heads, block={"keys": keys})
+            )
+        for layer in MaskPlan(tuple(rules)).compile(3, 6, 4):
+            if layer is not None and layer.masked_heads is not None:
+                outside = torch.ones(6, dtype=torch.bool)
+                outside[layer.masked_heads] = False
+                assert layer.allow[outside].all()
+
+
 def test_blocking_a_whole_query_row_leaves_the_row_empty() -> None:
     compiled = MaskPlan().with_rules(rule([0], [0], block={"queries": [2]})).compile(1, 1, 4)
     assert compiled[0].allow[0].tolist() == [
