@@ -13,6 +13,8 @@ import torch
 
 from .plan import MaskPlan
 
+ONE_CHECK_NUMBERS = 1 << 16  # tensors up to this size are checked for finiteness together (``check_finite``)
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -121,6 +123,11 @@ def check_finite(result: RunResult, *, checked_layers: int = 0) -> RunResult:
         "KL divergence": result.kl_divergence,
     }
     seen: set[object] = set()
+    # The small tensors are looked at in one sum: every op right after a forward runs on cold caches. If that
+    # sum is not finite, each is looked at alone below, to name it.
+    small = [v for v in numbers.values() if isinstance(v, torch.Tensor) and v.numel() <= ONE_CHECK_NUMBERS]
+    if len(small) > 1 and all_finite(torch.cat([t.reshape(-1).float() for t in small])):
+        seen.update((t.data_ptr(), t.shape) for t in small)
     for name, value in numbers.items():
         # The default stack's attentions are one of the stacks too: look at each tensor once.
         identity = (value.data_ptr(), value.shape) if isinstance(value, torch.Tensor) else id(value)
