@@ -439,9 +439,7 @@ class MaskedModel:
 
     def _baseline_result(self, baseline: _Baseline, top_k: int, *, copy: bool = True) -> RunResult:
         """Return the cached unmasked run as a result; ``copy``: tensors a caller may change without harm."""
-        forward, attentions = baseline.forward, baseline.attentions
-        if copy:
-            forward, attentions = _copy(forward), {s: buffers.clone(a) for s, a in attentions.items()}
+        forward, attentions = _copied(baseline) if copy else (baseline.forward, baseline.attentions)
         return self._result(
             baseline,
             MaskPlan(),
@@ -491,8 +489,7 @@ class MaskedModel:
         reuse = incremental and baseline.layer_inputs is not None and first > 0 and self._incremental is True
         start = time.perf_counter()
         if reuse and first == self.num_layers:  # the plan names no layer: nothing to recompute
-            forward = _copy(baseline.forward)
-            attentions = {s: buffers.clone(a) for s, a in baseline.attentions.items()}
+            forward, attentions = _copied(baseline)
         elif reuse:
             call = self._call_state(masks, first, stacked=True)
             forward = self._forward_from(first, baseline.layer_inputs, call)
@@ -561,8 +558,7 @@ class MaskedModel:
         for batch in chunks:
             for row, index in enumerate(batch.indices):
                 if batch.hidden is None:  # nothing to recompute: the unmasked run, as ``run`` gives it
-                    forward = _copy(baseline.forward)
-                    attentions = {s: buffers.clone(a) for s, a in baseline.attentions.items()}
+                    forward, attentions = _copied(baseline)
                 else:
                     logits = None if batch.logits is None else batch.logits[row]
                     forward = _Forward(batch.hidden[row], logits, {})
@@ -877,10 +873,12 @@ def _stack_masks(
     return out
 
 
-def _copy(forward: _Forward) -> _Forward:
-    """Return a copy of a cached forward's tensors: results handed out must not alias the cache."""
+def _copied(baseline: _Baseline) -> tuple[_Forward, dict[str, torch.Tensor]]:
+    """Return copies of a cached run's forward and attentions: results handed out must not alias the cache."""
+    forward = baseline.forward
     logits = None if forward.logits is None else buffers.clone(forward.logits)
-    return _Forward(buffers.clone(forward.hidden), logits, forward.weights)
+    attentions = {s: buffers.clone(a) for s, a in baseline.attentions.items()}
+    return _Forward(buffers.clone(forward.hidden), logits, forward.weights), attentions
 
 
 def _check_top_k(top_k: Any) -> None:

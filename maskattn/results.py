@@ -122,19 +122,22 @@ def check_finite(result: RunResult, *, checked_layers: int = 0) -> RunResult:
         "embedding cosine": result.embedding_cosine,
         "KL divergence": result.kl_divergence,
     }
-    seen: set[object] = set()
+    # The default stack's attentions are one of the stacks too: each tensor is looked at once (first name)
+    distinct: dict[object, tuple[str, torch.Tensor | float]] = {}
+    for name, value in numbers.items():
+        if value is not None:
+            identity = (value.data_ptr(), value.shape) if isinstance(value, torch.Tensor) else id(value)
+            distinct.setdefault(identity, (name, value))
     # The small tensors are looked at in one sum: every op right after a forward runs on cold caches. If that
     # sum is not finite, each is looked at alone below, to name it.
-    small = [v for v in numbers.values() if isinstance(v, torch.Tensor) and v.numel() <= ONE_CHECK_NUMBERS]
-    if len(small) > 1 and all_finite(torch.cat([t.reshape(-1).float() for t in small])):
-        seen.update((t.data_ptr(), t.shape) for t in small)
-    for name, value in numbers.items():
-        # The default stack's attentions are one of the stacks too: look at each tensor once.
-        identity = (value.data_ptr(), value.shape) if isinstance(value, torch.Tensor) else id(value)
-        if value is None or identity in seen:
-            continue
-        seen.add(identity)
+    small = [
+        v for _, v in distinct.values() if isinstance(v, torch.Tensor) and v.numel() <= ONE_CHECK_NUMBERS
+    ]
+    small_finite = len(small) > 1 and all_finite(torch.cat([t.reshape(-1).float() for t in small]))
+    for name, value in distinct.values():
         scalar = isinstance(value, float)
+        if small_finite and not scalar and value.numel() <= ONE_CHECK_NUMBERS:
+            continue
         if not (math.isfinite(value) if scalar else all_finite(value)):
             raise ValueError(
                 f"the run's {name} {'is' if scalar else 'are'} not finite (NaN or infinite): the model "
