@@ -9,13 +9,14 @@ an edit on an unchanged text.
 from __future__ import annotations
 
 import inspect
+import itertools
 import statistics
 from collections.abc import Callable, Iterable
 
 import torch
 
 from benchmarks.models import MODEL_NAMES, ModelTrio, hf_forward, load_trio
-from benchmarks.plans import busy_plan, last_layer_plan
+from benchmarks.plans import busy_plan, edit_plans, last_layer_plan
 from benchmarks.texts import text_of_tokens
 from benchmarks.timing import summarize, time_interleaved
 from maskattn import MaskedModel, MaskPlan
@@ -31,6 +32,7 @@ VARIANTS = {
     "run_empty": "MaskedModel.run(text, empty plan) as the app calls it (incremental: the cached run)",
     "run_empty_full": "MaskedModel.run(text, empty plan, incremental=False): tokenize, forward, RunResult",
     "run_busy": "MaskedModel.run(text, busy plan parsed fresh from JSON, like the app): + compile + effect",
+    "run_edit": "run as after an edit: each call a new plan (the busy one + a cell), compiled anew",
     "compile_busy": "MaskPlan.from_json(busy).compile(L, H, T) alone",
 }
 RATIOS = {
@@ -39,6 +41,7 @@ RATIOS = {
     "fwd_busy/eager": ("fwd_busy", "hf_eager_attn"),
     "run_busy/eager": ("run_busy", "hf_eager_attn"),
     "run_busy/sdpa": ("run_busy", "hf_sdpa"),
+    "run_edit/sdpa": ("run_edit", "hf_sdpa"),
 }
 
 
@@ -61,6 +64,7 @@ def _variants(trio: ModelTrio, text: str, input_ids: torch.Tensor, busy: MaskPla
     ours, empty, busy_key = trio.ours, MaskPlan(), busy.key()
     full = {"incremental": False} if has_incremental(ours) else {}
     L, H, T = ours.num_layers, ours.num_heads, input_ids.shape[1]
+    edits = itertools.cycle([plan.key() for plan in edit_plans(L, H, T)])
     return {
         "hf_sdpa": lambda: hf_forward(trio.sdpa, input_ids, attentions=False),
         "hf_eager_attn": lambda: hf_forward(trio.eager, input_ids, attentions=True),
@@ -69,6 +73,7 @@ def _variants(trio: ModelTrio, text: str, input_ids: torch.Tensor, busy: MaskPla
         "run_empty": lambda: ours.run(text, empty),
         "run_empty_full": lambda: ours.run(text, empty, **full),
         "run_busy": lambda: ours.run(text, MaskPlan.from_json(busy_key)),
+        "run_edit": lambda: ours.run(text, MaskPlan.from_json(next(edits))),
         "compile_busy": lambda: MaskPlan.from_json(busy_key).compile(L, H, T, device=ours.device),
     }
 

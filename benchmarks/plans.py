@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from maskattn import MaskPlan, rule
+from maskattn.plan import COMPILED_CACHE_SIZE
 
 
 def busy_plan(num_layers: int, num_heads: int, num_tokens: int) -> MaskPlan:
@@ -25,3 +26,14 @@ def busy_plan(num_layers: int, num_heads: int, num_tokens: int) -> MaskPlan:
 def last_layer_plan(num_layers: int) -> MaskPlan:
     """Return a plan that touches only the last layer (what an incremental recompute can exploit)."""
     return MaskPlan((rule([num_layers - 1], "all", block={"keys": [1]}, label="paint"),))
+
+
+def edit_plans(num_layers: int, num_heads: int, num_tokens: int) -> list[MaskPlan]:
+    """Return busy plans that each paint one more, different cell: one per edit, more of them than the
+    compiled-plan cache holds, so a cycle through them compiles each plan anew, as an edit in the app does."""
+    busy = busy_plan(num_layers, num_heads, num_tokens)
+    count = COMPILED_CACHE_SIZE + 8
+    cells = [divmod(i * 7919 % num_tokens**2, num_tokens) for i in range(count)]  # distinct while count ≤ T²
+    if len(set(cells)) < count:
+        raise ValueError(f"{num_tokens} tokens have fewer than {count} cells to paint")
+    return [busy.with_rules(rule([0], "all", block={"cells": [list(cell)]}, label="paint")) for cell in cells]

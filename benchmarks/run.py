@@ -97,10 +97,12 @@ FORWARD_COLUMNS = [
     ("run_empty_ms", "run empty", ".1f"),
     ("run_empty_full_ms", "run empty full", ".1f"),
     ("run_busy_ms", "run busy", ".1f"),
+    ("run_edit_ms", "run edit", ".1f"),
     ("compile_busy_ms", "compile", ".2f"),
     ("fwd_busy/eager", "fwd busy/eager", ".2f"),
     ("run_busy/eager", "run busy/eager", ".2f"),
     ("run_busy/sdpa", "run busy/sdpa", ".2f"),
+    ("run_edit/sdpa", "run edit/sdpa", ".2f"),
     ("max_diff_vs_eager", "|Δ| vs eager", ".1e"),
 ]
 INCREMENTAL_COLUMNS = [

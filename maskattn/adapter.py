@@ -216,7 +216,9 @@ def maskattn_attention(
     allow_heads = None  # with the model blocking nothing, only the heads the plan masks need masking passes
     if layer is not None and layer.allow is not None:
         q_len, k_len = query.shape[2], key.shape[2]
-        plan_allow = layer.allow[..., -q_len:, -k_len:]  # (H, Q, K) or (B, H, Q, K)
+        plan_allow = layer.allow  # (H, Q, K) or (B, H, Q, K)
+        if plan_allow.shape[-2:] != (q_len, k_len):  # fewer queries than compiled: the last rows
+            plan_allow = plan_allow[..., -q_len:, -k_len:]
         plan_allow = plan_allow[None] if plan_allow.dim() == 3 else plan_allow  # (1|B, H, Q, K)
         if allow is None:
             allow, allow_heads = plan_allow, layer.masked_heads

@@ -216,6 +216,26 @@ _BRACKET = re.compile(r"[\[\]{}]")
 _BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800 to \udfff, what JSON writes a lone surrogate as
+
+
+def _shape_is_sure(text: str, limits: PlanLimits) -> bool:
+    """Return whether the JSON ``text``, parsed and its depth checked, surely passes ``check_shape``.
+
+    Read from the text, in C, in place of a walk of every parsed value (half the parsing of a plan, and
+    every edit parses one): each value but the first follows a comma or opens a container, so the values
+    are at most one more than the commas and brackets; a string can hold a lone surrogate only if the
+    text does or escapes one; JSON keys are strings. False means only that the walk must decide.
+    """
+    if text.count(",") + text.count("[") + text.count("{") + 1 > limits.max_values:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return _SURROGATE_ESCAPE.search(text) is None
+
+
 def check_json_depth(text: str) -> None:
     """Raise ValueError if the JSON ``text`` nests arrays or objects deeper than ``MAX_DEPTH``.
 
@@ -280,6 +300,23 @@ class Block:
         """Return the allow-mask of this block: everything except the named cells."""
         blocked = masks.or_masks(masks.keys(self.keys), masks.queries(self.queries), masks.cells(self.cells))
         return ~blocked
+
+    def dense(self, num_queries: int, num_keys: int) -> torch.Tensor:
+        """Return ``self.mask().dense(num_queries, num_keys)``, set cell by cell rather than composed from
+        mask functions (a dozen (Q, K) passes): every edit compiles a plan, one such mask per rule.
+        Indices past the sizes name nothing, as in the mask."""
+        allow = torch.ones(num_queries, num_keys, dtype=torch.bool)  # (Q, K)
+        rows = [q for q in self.queries if q < num_queries]
+        columns = [k for k in self.keys if k < num_keys]
+        cells = [(q, k) for q, k in self.cells if q < num_queries and k < num_keys]
+        if rows:
+            allow[rows] = False
+        if columns:
+            allow[:, columns] = False
+        if cells:
+            cell_rows, cell_columns = zip(*cells, strict=True)
+            allow[list(cell_rows), list(cell_columns)] = False
+        return allow
 
 
 @dataclass(frozen=True)
@@ -386,9 +423,21 @@ class Rule:
         if self.block is not None:
             parts.append(self.block.mask())
         if self.allow is not None:
-            params = {k: v for k, v in self.allow.items() if k != "preset"}
-            parts.append(masks.make_preset(self.allow["preset"], **params))
+            parts.append(self._preset())
         return masks.and_masks(*parts) if parts else None
+
+    def dense(self, num_queries: int, num_keys: int) -> torch.Tensor | None:
+        """Return ``self.mask().dense(num_queries, num_keys)`` (None if it only gates), the block's part
+        written directly (``Block.dense``)."""
+        block = None if self.block is None else self.block.dense(num_queries, num_keys)
+        preset = None if self.allow is None else self._preset().dense(num_queries, num_keys)
+        if block is None or preset is None:
+            return preset if block is None else block
+        return block.logical_and_(preset)
+
+    def _preset(self) -> masks.Mask:
+        params = {k: v for k, v in self.allow.items() if k != "preset"}
+        return masks.make_preset(self.allow["preset"], **params)
 
 
 def _keys(keys: set[str]) -> str:
@@ -443,6 +492,13 @@ class MaskPlan:
         if not isinstance(data, Mapping):
             raise ValueError(f"a mask plan must be a JSON object, got {type(data).__name__}")
         check_shape(data, limits)
+        return cls._from_checked_dict(data, limits)
+
+    @classmethod
+    def _from_checked_dict(cls, data: Any, limits: PlanLimits) -> MaskPlan:
+        """Return what ``from_dict`` returns, for ``data`` that ``check_shape`` accepts."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a mask plan must be a JSON object, got {type(data).__name__}")
         unknown = set(data) - _PLAN_KEYS
         if unknown:
             raise ValueError(f"plan: unknown key(s) {_keys(unknown)}; allowed: {sorted(_PLAN_KEYS)}")
@@ -476,6 +532,7 @@ class MaskPlan:
                 text = bytes(text).decode(json.detect_encoding(text), "surrogatepass")
             check_json_depth(text)
             data = json.loads(text)
+            shape_checked = _shape_is_sure(text, limits)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"not valid JSON: {err}") from None
         except RecursionError:
@@ -486,7 +543,9 @@ class MaskPlan:
             raise ValueError(
                 message if message.startswith("not valid JSON") else f"not valid JSON: {err}"
             ) from None
-        return cls.from_dict(data, limits)
+        if not shape_checked:
+            return cls.from_dict(data, limits)
+        return cls._from_checked_dict(data, limits)
 
     def to_dict(self) -> dict[str, Any]:
         version = PLAN_VERSION if any(r.stack is not None for r in self.rules) else 1
@@ -500,7 +559,11 @@ class MaskPlan:
 
     def key(self) -> str:
         """Return a canonical string identifying this plan (for caches)."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        key = self.__dict__.get("_key")
+        if key is None:  # kept: a run asks for it on every compile, the app on every rerun
+            key = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+            object.__setattr__(self, "_key", key)  # not a field: equality and repr ignore it
+        return key
 
     # -- building --------------------------------------------------------------------------------------------
 
@@ -554,15 +617,16 @@ class MaskPlan:
                             f"{length} tokens (0–{length - 1})"
                         )
         rules = [r for r in self.rules if r.applies_to(stack, default_stack)]
-        log_gates = _log_gates(rules, num_layers, num_heads)  # (L, H)
-        if bool((log_gates > math.log(MAX_GATE) + 1e-9).any()):
-            layer, head = divmod(int(log_gates.argmax()), num_heads)
+        log_gates = [size for row in _log_gates(rules, num_layers, num_heads) for size in row]  # (L·H,)
+        largest = max(log_gates, default=-math.inf)
+        if largest > math.log(MAX_GATE) + 1e-9:
+            layer, head = divmod(log_gates.index(largest), num_heads)
             names = [
                 i
                 for i, r in enumerate(self.rules)
                 if r in rules and r.gate is not None and r.covers(layer, head)
             ]
-            size = float(log_gates[layer, head]) / math.log(10)
+            size = largest / math.log(10)
             raise ValueError(
                 f"rules{_some(names)}.gate: the gates on layer {layer} · head {head} multiply to about "
                 f"1e{size:.0f} in size; the product on one head must stay within ±{MAX_GATE:g}"
@@ -584,12 +648,15 @@ class MaskPlan:
 
     def gates(self, num_layers: int, num_heads: int) -> torch.Tensor:
         """Return ``(L, H)`` gates: per head, the product of the gates of the rules naming it (1 if none)."""
-        out = torch.ones(num_layers, num_heads, dtype=torch.float64)  # no overflow on the way
+        out = [[1.0] * num_heads for _ in range(num_layers)]  # Python floats: float64, no overflow on the way
         for rule in self.rules:
             if rule.gate is not None:
+                heads = rule.head_indices(num_heads)
                 for layer in rule.layer_indices(num_layers):
-                    out[layer, list(rule.head_indices(num_heads))] *= rule.gate
-        return out.float()
+                    row = out[layer]
+                    for head in heads:
+                        row[head] *= rule.gate
+        return torch.tensor(out, dtype=torch.float64).reshape(num_layers, num_heads).float()
 
     def compile(
         self,
@@ -625,16 +692,17 @@ class MaskPlan:
         allow: list[torch.Tensor | None] = [None] * num_layers
         masked: list[tuple[int, int]] = [(num_heads, 0)] * num_layers  # per layer: [first, last + 1) masked
         for rule in rules:
-            rule_mask = rule.mask()
-            if rule_mask is None:
+            dense = rule.dense(num_tokens, num_keys)  # (Q, K)
+            if dense is None:
                 continue
-            dense = rule_mask.dense(num_tokens, num_keys)  # (Q, K)
             heads = list(rule.head_indices(num_heads))
             span = (min(heads), max(heads) + 1) if heads else (num_heads, 0)
+            # Consecutive heads as a slice: one pass in place on a view, not a gather and a scatter.
+            which = slice(*span) if heads == list(range(*span)) else heads
             for layer in rule.layer_indices(num_layers):
                 if allow[layer] is None:
                     allow[layer] = torch.ones(num_heads, num_tokens, num_keys, dtype=torch.bool)
-                allow[layer][heads] &= dense
+                allow[layer][which] &= dense
                 first, end = masked[layer]
                 masked[layer] = (min(first, span[0]), max(end, span[1]))
         gate_matrix = MaskPlan(tuple(rules)).gates(num_layers, num_heads)  # (L, H)
@@ -688,13 +756,15 @@ def rule(
     return Rule.from_dict(data, "rule")
 
 
-def _log_gates(rules: Sequence[Rule], num_layers: int, num_heads: int) -> torch.Tensor:
-    """Return ``(L, H)`` float64: per head, log |product of the gates of ``rules``| (−inf where one is 0)."""
-    out = torch.zeros(num_layers, num_heads, dtype=torch.float64)
+def _log_gates(rules: Sequence[Rule], num_layers: int, num_heads: int) -> list[list[float]]:
+    """Return per layer, per head, log |product of the gates of ``rules``| (−inf where one is 0)."""
+    out = [[0.0] * num_heads for _ in range(num_layers)]
     for rule in rules:
         if rule.gate is not None and rule.gate not in (1.0, -1.0):
             size = math.log(abs(rule.gate)) if rule.gate != 0.0 else -math.inf
-            heads = list(rule.head_indices(num_heads))
+            heads = rule.head_indices(num_heads)
             for layer in rule.layer_indices(num_layers):
-                out[layer, heads] += size
+                row = out[layer]
+                for head in heads:
+                    row[head] += size
     return out

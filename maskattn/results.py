@@ -111,10 +111,15 @@ def check_finite(result: RunResult, *, checked_layers: int = 0) -> RunResult:
 
     A backstop: the plan's bounds on gates keep a run finite; a model whose own weights overflow is not.
     ``checked_layers``: the attentions of the layers below it are known finite (copies of a checked run).
+
+    Of the attentions, each row's first weight is read: a row of weights that ``masked_attention`` makes
+    (as every run's are) is finite or NaN as a whole, since the softmax divides the row by one sum that any
+    NaN or infinite score makes NaN, and a row without keys is set to 0 whole. At T = 512 that is 37 000
+    numbers instead of 19 million.
     """
     numbers = {
-        "attentions": result.attentions[checked_layers:],
-        **{f"{stack} attentions": a[checked_layers:] for stack, a in result.stack_attentions.items()},
+        "attentions": result.attentions[checked_layers:, ..., 0],
+        **{f"{stack} attentions": a[checked_layers:, ..., 0] for stack, a in result.stack_attentions.items()},
         "hidden states": result.hidden,
         "logits": result.logits,
         "token changes": result.token_change,

@@ -58,9 +58,9 @@ def _is_paint(rule: Rule) -> bool:
 def _blocked_by(rules: Iterable[Rule], num_tokens: int) -> torch.Tensor:
     blocked = torch.zeros(num_tokens, num_tokens, dtype=torch.bool)
     for rule in rules:
-        mask = rule.mask()
-        if mask is not None:
-            blocked |= ~mask.dense(num_tokens)
+        allow = rule.dense(num_tokens, num_tokens)
+        if allow is not None:
+            blocked |= ~allow
     return blocked
 
 
@@ -113,7 +113,7 @@ def apply_paint(
         if not _is_paint(rule):
             rules.append(rule)
             continue
-        cells = ~rule.mask().dense(num_tokens)  # (T, T) blocked by this paint rule
+        cells = ~rule.dense(num_tokens, num_tokens)  # (T, T) blocked by this paint rule
         if rule.covers(layer, head):
             cells &= ~erased
         target = (rule.layers, rule.heads)

@@ -231,6 +231,31 @@ def test_a_nan_in_a_row_with_keys_left_stays_nan_while_blocked_rows_become_zero(
     assert not weights[others].isnan().any()
 
 
+@pytest.mark.usefixtures("zeroing")
+@pytest.mark.parametrize("where", ["q", "k", "bias", "sinks"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 3e38], ids=str)
+def test_a_row_of_weights_is_finite_or_nan_as_a_whole(where, value):
+    # What lets a run's finiteness check read one weight per row: whatever number goes wrong in the scores,
+    # the softmax spreads it over the whole row (one sum), and a row without keys is zeroed whole.
+    generator = torch.Generator().manual_seed(3)
+    saw_nan_rows = False
+    for trial in range(12):
+        q, k, v, allow, _ = blocked_rows_case()
+        softcap = 5.0 if trial % 2 else None
+        terms = {"bias": torch.randn(B, H, Q, K), "sinks": torch.randn(H), "softcap": softcap}
+        target = {"q": q, "k": k}.get(where, terms.get(where))
+        flat = target.view(-1)
+        flat[torch.randint(flat.numel(), (1 + trial % 3,), generator=generator)] = value
+        heads = slice(1, 3) if trial % 3 == 2 else None
+        mask = allow[:, heads] if heads is not None else allow
+        _, weights = masked_attention(q, k, v, mask, allow_heads=heads, **terms)
+        finite_rows = weights.isfinite().all(-1)
+        nan_rows = weights.isnan().all(-1)
+        assert torch.all(finite_rows | nan_rows), (where, value, trial)
+        saw_nan_rows |= bool(nan_rows.any())
+    assert saw_nan_rows or not math.isnan(value)  # a NaN always reaches some row: the check has teeth
+
+
 WEIGHTS_OUT_CASES = {
     "no mask": {},
     "mask with blocked rows": {"allow": "blocked"},

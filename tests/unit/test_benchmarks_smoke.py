@@ -16,8 +16,10 @@ import pytest
 from benchmarks import browser, classroom, forward, payload, report, run, sweep
 from benchmarks.memory import tensor_mb
 from benchmarks.models import load_trio, tiny_tokenizer
+from benchmarks.plans import edit_plans
 from benchmarks.texts import count_tokens, text_of_tokens
 from benchmarks.timing import percentile, time_interleaved
+from maskattn.plan import COMPILED_CACHE_SIZE
 
 T = 8
 ONE_REP = (1, 0)
@@ -47,6 +49,13 @@ def test_texts_have_exactly_the_asked_token_count() -> None:
     assert text_of_tokens(tokenizer, 8, start=0) != text_of_tokens(tokenizer, 8, start=1)
     with pytest.raises(ValueError, match="room for a word"):
         text_of_tokens(tokenizer, 0)
+
+
+def test_edit_plans_are_more_distinct_plans_than_the_compiled_cache_holds() -> None:
+    plans = edit_plans(2, 4, T)
+    assert len({plan.key() for plan in plans}) == len(plans) > COMPILED_CACHE_SIZE
+    for plan in plans:
+        plan.check_fits(2, 4, T)
 
 
 def test_interleaved_timing_rotates_and_counts_every_call() -> None:

@@ -15,7 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from maskattn import DEFAULT_MODEL_ID, MaskPlan, ModelLoadError, Rule, load_model
-from maskattn.plan import MAX_GATE, MAX_INDEX, MAX_RULES, MAX_VALUES, check_shape
+from maskattn.plan import (
+    MAX_GATE,
+    MAX_INDEX,
+    MAX_RULES,
+    MAX_VALUES,
+    PlanLimits,
+    _shape_is_sure,
+    check_shape,
+)
 from tests.fuzz import (
     ANY_CHAR,
     JSONISH,
@@ -273,6 +281,30 @@ def test_odd_keys_and_lone_surrogates_are_a_value_error_not_a_type_error(data, w
 )
 def test_huge_integers_are_a_value_error_not_an_overflow_error(data, words):
     assert words in refused(MaskPlan.from_dict, {"version": 1, "rules": [data]})
+
+
+@fuzz(300)
+@given(JSONISH, st.integers(1, 40), st.booleans())
+def test_a_json_text_whose_shape_is_sure_passes_the_walk_of_its_values(document, max_values, ascii_only):
+    # What lets ``from_json`` skip ``check_shape``: the text alone must never vouch for a document the walk
+    # refuses (too many values, a lone surrogate in a key or a string, written raw or escaped).
+    limits = PlanLimits(max_values=max_values)
+    try:
+        text = json.dumps(document, ensure_ascii=ascii_only)
+    except (ValueError, TypeError):  # not JSON (NaN is written, a tuple key is not)
+        return
+    if _shape_is_sure(text, limits):
+        check_shape(json.loads(text), limits)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": "\\ud800"}', '{"\\udfff": 1}', '{"a": "\ud800"}', json.dumps(list(range(MAX_VALUES)))],
+    ids=["escaped", "escaped-key", "raw", "many-values"],
+)
+def test_a_json_text_with_a_lone_surrogate_or_too_many_values_is_walked(text):
+    assert not _shape_is_sure(text, PlanLimits())
+    assert refused(check_shape, json.loads(text))
 
 
 def test_an_integer_too_long_for_python_to_read_is_not_valid_json():

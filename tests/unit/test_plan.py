@@ -368,6 +368,68 @@ def test_the_head_range_of_random_plans_holds_every_blocked_cell() -> None:
                 assert layer.allow[outside].all()
 
 
+def random_rules(generator: torch.Generator, num_layers: int, num_heads: int, num_tokens: int) -> list:
+    """Return 1–4 random rules: blocks and presets on consecutive or scattered heads, some gates."""
+
+    def ints(high: int, count: int) -> list[int]:
+        return sorted({int(i) for i in torch.randint(0, high, (count,), generator=generator)})
+
+    rules = []
+    for _ in range(int(torch.randint(1, 5, (), generator=generator))):
+        kind = int(torch.randint(0, 4, (), generator=generator))
+        heads = "all" if kind == 3 else ints(num_heads, 3)  # one to three heads, in a row or not
+        block = {"keys": ints(num_tokens, 1), "cells": [ints(num_tokens, 2)[:1] * 2]}
+        if kind == 1:
+            block = {"queries": ints(num_tokens, 2)}
+        allow = {"preset": "sliding_window", "size": 1} if kind == 2 else None
+        rules.append(rule(ints(num_layers, 2), heads, block=block, allow=allow, gate=0.5 if kind else None))
+    return rules
+
+
+def test_random_plans_compile_to_the_and_of_their_rules_masks() -> None:
+    # The reference makes each rule's mask with the mask algebra (``Rule.mask().dense``) and applies it head
+    # by head; compile writes blocks directly and changes consecutive heads through one slice.
+    generator = torch.Generator().manual_seed(1)
+    L, H, T = 3, 6, 5
+    for _ in range(60):
+        plan = MaskPlan(tuple(random_rules(generator, L, H, T)))
+        expected = torch.ones(L, H, T, T, dtype=torch.bool)
+        for r in plan.rules:
+            mask = r.mask()
+            if mask is not None:
+                for layer in r.layer_indices(L):
+                    for head in r.head_indices(H):
+                        expected[layer, head] &= mask.dense(T)
+        for layer, compiled in enumerate(plan.compile(L, H, T)):
+            untouched = compiled is None or compiled.allow is None
+            got = torch.ones(H, T, T, dtype=torch.bool) if untouched else compiled.allow
+            assert torch.equal(got, expected[layer]), plan.to_json()
+
+
+@pytest.mark.parametrize("sizes", [(5, 5), (3, 7), (7, 3), (1, 1)])
+def test_a_block_written_directly_equals_its_mask(sizes) -> None:
+    # Indices past the sizes name nothing in either.
+    Q, K = sizes
+    generator = torch.Generator().manual_seed(2)
+    for _ in range(40):
+        picks = [sorted({int(i) for i in torch.randint(0, 8, (n,), generator=generator)}) for n in (2, 2, 4)]
+        block = Block(tuple(picks[0]), tuple(picks[1]), tuple(zip(picks[2], reversed(picks[2]), strict=True)))
+        assert torch.equal(block.dense(Q, K), block.mask().dense(Q, K)), block
+        both = rule("all", "all", block=block.to_dict() or None, allow={"preset": "causal"})
+        assert torch.equal(both.dense(Q, K), both.mask().dense(Q, K)), block
+    assert rule([0], [0], gate=0.5).dense(Q, K) is None
+
+
+def test_a_plans_key_is_kept_and_leaves_equality_and_repr_alone() -> None:
+    plan = MaskPlan.from_dict(EXAMPLE)
+    twin = MaskPlan.from_dict(EXAMPLE)
+    key = plan.key()
+    assert plan.key() is key  # kept, not written again
+    assert key == json.dumps(plan.to_dict(), sort_keys=True, separators=(",", ":"))
+    assert plan == twin and repr(plan) == repr(twin)
+    assert MaskPlan.from_json(plan.to_json()).key() == key
+
+
 def test_blocking_a_whole_query_row_leaves_the_row_empty() -> None:
     compiled = MaskPlan().with_rules(rule([0], [0], block={"queries": [2]})).compile(1, 1, 4)
     assert compiled[0].allow[0].tolist() == [
